@@ -1,0 +1,41 @@
+"""Render diagnoses with the Jinja2 templates in `bot/templates` (plain text or Telegram HTML)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from knowledge import Diagnosis, KnowledgeBase
+
+__all__ = ["Format", "render_diagnosis"]
+
+Format = Literal["text", "html"]
+
+
+@cache
+def _environment(fmt: Format) -> Environment:
+    """One environment per format: HTML escapes every value, plain text escapes nothing."""
+    return Environment(
+        loader=PackageLoader("bot", "templates"),
+        autoescape=fmt == "html",
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def render_diagnosis(diagnosis: Diagnosis, kb: KnowledgeBase, fmt: Format = "text") -> str:
+    """The diagnosis and route as one message in plain Chilean Spanish."""
+    template = _environment(fmt).get_template(f"diagnosis.{'html' if fmt == 'html' else 'txt'}.j2")
+    return template.render(
+        fmt=fmt,
+        d=diagnosis.to_dict(),
+        instruments=kb.instruments,
+        agencies=kb.agencies,
+        communes=kb.communes,
+        sectors=kb.sectors,
+        profile=diagnosis.profile,
+    ).strip() + "\n"

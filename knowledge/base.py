@@ -1,0 +1,66 @@
+"""The loaded knowledge base: every data file, indexed by id, plus dated parameter look-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from datetime import date
+
+from knowledge.models import Agency, Call, Commune, Instrument, Office, Parameter, Rules, Sector
+
+__all__ = ["KnowledgeBase", "UnknownParameterError"]
+
+
+class UnknownParameterError(KeyError):
+    """A rule asked for a parameter the knowledge base does not define."""
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """Everything the rules need, validated and cross-checked by `knowledge.loader.load_knowledge_base`."""
+
+    agencies: dict[str, Agency]
+    sectors: dict[str, Sector]
+    communes: dict[str, Commune]
+    offices: dict[str, Office]
+    instruments: dict[str, Instrument]
+    calls: dict[str, list[Call]]
+    parameters: dict[str, Parameter]
+    rules: Rules
+    version: str
+    _office_by_agency_commune: dict[tuple[str, str], list[Office]] = field(default_factory=dict, repr=False)
+
+    def parameter(self, name: str, day: date) -> float:
+        """The value of parameter `name` in force on `day` (the earliest value before the first date)."""
+        try:
+            values = self.parameters[name].values
+        except KeyError:
+            raise UnknownParameterError(name) from None
+        current = values[0].value
+        for dated in values:
+            if dated.valid_from > day:
+                break
+            current = dated.value
+        return current
+
+    @cached_property
+    def prerequisite_ids(self) -> frozenset[str]:
+        """Instruments named as the prerequisite of some criterion (formalising at SII, …)."""
+        return frozenset(
+            criterion.prerequisite
+            for instrument in self.instruments.values()
+            for criterion in instrument.criteria
+            if criterion.prerequisite
+        )
+
+    def offices_for(self, agency: str, commune: str) -> list[Office]:
+        """Offices of `agency` that serve `commune`, physical ones first."""
+        if not self._office_by_agency_commune:
+            index: dict[tuple[str, str], list[Office]] = {}
+            for office in self.offices.values():
+                for served in office.serves:
+                    index.setdefault((office.agency, served), []).append(office)
+            for offices in index.values():
+                offices.sort(key=lambda office: office.kind == "online")
+            self._office_by_agency_commune.update(index)
+        return self._office_by_agency_commune.get((agency, commune), [])

@@ -1,0 +1,334 @@
+"""Pydantic models of the knowledge base: what staff write in `knowledge/data/*.yml`.
+
+Every model forbids unknown keys so a typo in a data file is reported instead of silently ignored.
+Ids are lowercase snake_case; cross references (agency of an instrument, communes an office serves, …)
+are checked by `knowledge.loader`, which knows every file.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "AREAS",
+    "NEEDS",
+    "SEGMENTS",
+    "STAGES",
+    "Agency",
+    "Area",
+    "Call",
+    "ClassificationRule",
+    "Commune",
+    "Criterion",
+    "DatedValue",
+    "Instrument",
+    "Need",
+    "Office",
+    "Parameter",
+    "Rules",
+    "Sector",
+    "SectorPotential",
+    "Segment",
+    "Stage",
+    "UsualWindow",
+]
+
+Id = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+Segment = Literal["subsistence", "simple_accumulation", "extended_accumulation"]
+Stage = Literal["conception", "initiation", "growth", "consolidation"]
+Area = Literal[
+    "capacitacion_empresario",
+    "capacitacion_mano_obra",
+    "inversion_capital",
+    "fomento_calidad",
+    "formalizacion",
+    "comercializacion",
+    "asociatividad",
+    "financiamiento",
+]
+Need = Literal["financing", "training", "formalization", "market", "technical", "quality", "export", "workforce"]
+SEGMENTS: tuple[Segment, ...] = ("subsistence", "simple_accumulation", "extended_accumulation")
+STAGES: tuple[Stage, ...] = ("conception", "initiation", "growth", "consolidation")
+AREAS: tuple[Area, ...] = (
+    "capacitacion_empresario",
+    "capacitacion_mano_obra",
+    "inversion_capital",
+    "fomento_calidad",
+    "formalizacion",
+    "comercializacion",
+    "asociatividad",
+    "financiamiento",
+)
+NEEDS: tuple[Need, ...] = (
+    "financing",
+    "training",
+    "formalization",
+    "market",
+    "technical",
+    "quality",
+    "export",
+    "workforce",
+)
+
+
+class Strict(BaseModel):
+    """Base for data-file models: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Agency(Strict):
+    """A public body that runs instruments (Sercotec, Fosis, …)."""
+
+    id: Id
+    name: str
+    short_name: str
+    web: str | None = None
+    description: str
+
+
+class Sector(Strict):
+    """An economic sector; `regional_priority` marks the seed's prioritised axes."""
+
+    id: Id
+    name: str
+    regional_priority: bool = False
+
+
+class SectorPotential(Strict):
+    """One row of the opportunity map: how promising a sector is in a commune, and why."""
+
+    sector: Id
+    potential: Literal["high", "medium", "low"]
+    basis: str
+    source: str
+
+
+class Commune(Strict):
+    """A commune of Atacama with its part of the seed's territorial opportunity map."""
+
+    id: Id
+    name: str
+    province: Literal["copiapo", "chanaral", "huasco"]
+    localities: list[str] = []
+    sectors: list[SectorPotential] = []
+    human_capital_needs: list[str] = []
+    opportunities: list[str] = []
+    support_access_vulnerable: bool = False
+    sources: list[str] = []
+
+
+class Office(Strict):
+    """A place (or an online channel) where the entrepreneur is attended.
+
+    Contact fields left empty are shown to the user as "por confirmar" until staff fill them.
+    """
+
+    id: Id
+    agency: Id
+    name: str
+    kind: Literal["office", "business_center", "municipal", "online"] = "office"
+    commune: Id | None = None
+    serves: list[Id]
+    address: str | None = None
+    phone: str | None = None
+    hours: str | None = None
+    web: str | None = None
+    source: str | None = None
+
+
+Scalar = bool | int | float | str
+
+
+class ParamRef(Strict):
+    """A reference to a dated parameter, resolved on the day asked."""
+
+    param: Id
+
+
+Operand = Scalar | ParamRef
+
+
+class Criterion(Strict):
+    """One declarative condition on a profile fact, worded for the user in `label`.
+
+    Exactly one of: a comparison on `fact` (`eq`, `ne`, `in`, `not_in`, `gte`, `gt`, `lte`, `lt`; `gte`+`lte`
+    together make a range), `any_of` (met when one sub-criterion is met), or `confirm: true` (a condition the
+    conversation cannot know, always listed as "por confirmar").
+    `label` is an infinitive phrase ("tener 18 años o más") used both as a reason met and as one missing.
+    `prerequisite` names the instrument whose step satisfies this criterion (e.g. formalising at SII).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    label: str
+    fact: str | None = None
+    eq: Scalar | None = None
+    ne: Scalar | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in")
+    not_in: list[Scalar] | None = None
+    gte: Operand | None = None
+    gt: Operand | None = None
+    lte: Operand | None = None
+    lt: Operand | None = None
+    any_of: list[Criterion] | None = None
+    confirm: bool = False
+    prerequisite: Id | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Criterion:
+        comparisons = [
+            name
+            for name in ("eq", "ne", "in_", "not_in", "gte", "gt", "lte", "lt")
+            if getattr(self, name) is not None
+        ]
+        kinds = sum([self.fact is not None, self.any_of is not None, self.confirm])
+        if kinds != 1:
+            raise ValueError("needs exactly one of `fact`, `any_of` or `confirm: true`")
+        if self.fact is not None and not comparisons:
+            raise ValueError(f"fact `{self.fact}` needs a comparison (eq, ne, in, not_in, gte, gt, lte, lt)")
+        if self.fact is None and comparisons:
+            raise ValueError("a comparison needs a `fact`")
+        return self
+
+
+_MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?$")
+
+
+class UsualWindow(Strict):
+    """The usual yearly application window when no confirmed date is known.
+
+    `start`/`end` are "MM" (a whole month) or "MM-DD"; either may be missing but not both. A window whose end
+    is before its start crosses the new year. `label` is the plain-Spanish phrase shown to the user
+    ("suele abrir en marzo").
+    """
+
+    start: str | None = None
+    end: str | None = None
+    label: str
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _month_as_text(cls, value: object) -> object:
+        """Accept an unquoted YAML month (`3`) as "03"."""
+        return f"{value:02d}" if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month_day(cls, value: str | None) -> str | None:
+        if value is not None and not _MONTH_DAY.match(value):
+            raise ValueError(f"'{value}' is not MM or MM-DD")
+        return value
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> UsualWindow:
+        if self.start is None and self.end is None:
+            raise ValueError("a usual window needs `start`, `end` or both")
+        return self
+
+
+class Instrument(Strict):
+    """A public support instrument (fund, programme, credit, service)."""
+
+    id: Id
+    agency: Id
+    name: str
+    gives: str
+    amount_max_clp: int | None = Field(default=None, ge=0)
+    own_contribution_pct: float | None = Field(default=None, ge=0, le=100)
+    areas: list[Area] = Field(min_length=1)
+    segments: list[Segment] = Field(min_length=1)
+    stages: list[Stage] = Field(min_length=1)
+    applicant: Literal["person", "business", "group"] = "person"
+    criteria: list[Criterion] = []
+    requirements: list[str] = []
+    how_to_apply: str
+    action: str
+    availability: Literal["permanent", "calls", "unknown"]
+    usual_window: UsualWindow | None = None
+    entry_door: bool = False
+    offices: list[Id] = []
+    sources: list[str] = Field(min_length=1)
+    verified: date
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _window_only_for_calls(self) -> Instrument:
+        if self.usual_window is not None and self.availability != "calls":
+            raise ValueError("`usual_window` only makes sense with `availability: calls`")
+        return self
+
+
+class Call(Strict):
+    """A confirmed call (convocatoria) of an instrument: dates published by the agency."""
+
+    instrument: Id
+    year: int = Field(ge=2000, le=2100)
+    opens: date | None = None
+    closes: date
+    scope: Literal["atacama", "nacional"]
+    source: str
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Call:
+        if self.opens is not None and self.closes < self.opens:
+            raise ValueError(f"closes {self.closes} is before opens {self.opens}")
+        return self
+
+
+class DatedValue(Strict):
+    """A parameter value valid from a date, with the legal or public source that fixes it."""
+
+    valid_from: date = Field(alias="from")
+    value: float
+    source: str
+
+
+class Parameter(Strict):
+    """A dated parameter in the spirit of OpenFisca: the value in force on a day is the latest one before it."""
+
+    description: str
+    unit: str
+    values: list[DatedValue] = Field(min_length=1)
+
+    @field_validator("values")
+    @classmethod
+    def _sorted_unique(cls, values: list[DatedValue]) -> list[DatedValue]:
+        days = [v.valid_from for v in values]
+        if len(set(days)) != len(days):
+            raise ValueError("two values start on the same date")
+        return sorted(values, key=lambda v: v.valid_from)
+
+
+class ClassificationRule(Strict):
+    """One ordered rule of a classification: the first whose criteria all hold gives `value`."""
+
+    value: str
+    when: list[Criterion] = []
+    explanation: str
+    seed: list[str] = []
+
+
+class Rules(Strict):
+    """Thresholds and orderings that drive the classifications and the route."""
+
+    segment: list[ClassificationRule] = Field(min_length=1)
+    family: dict[Segment, Literal["subsistence", "dynamic"]]
+    stage: list[ClassificationRule] = Field(min_length=1)
+    need_areas: dict[Need, list[Area]]
+    route_max_instruments: int = Field(ge=1, le=20)
+    pertinence_default_priority: Literal["high", "medium", "low"]
+    pertinence_default_other: Literal["high", "medium", "low", "unknown"]
+
+    @field_validator("segment", "stage")
+    @classmethod
+    def _last_is_default(cls, rules: list[ClassificationRule]) -> list[ClassificationRule]:
+        if rules[-1].when:
+            raise ValueError("the last rule must have no `when`: it is the default")
+        return rules
+

@@ -1,0 +1,107 @@
+"""The route: which instruments to use, in what order, with dates and the office for the user's commune.
+
+Order: the entry door (free advice) first; then instruments that require NOT being formalised (apply before
+formalising, or the right to them is lost); then prerequisites (formalising at SII); then the rest. Inside
+each group, by urgency of the deadline (see `Schedule.urgency`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from knowledge.base import KnowledgeBase
+from knowledge.eligibility import InstrumentResult
+from knowledge.models import Instrument, Office
+from knowledge.schedule import Schedule, schedule
+
+__all__ = ["RouteStep", "build_route"]
+
+_USABLE = {"eligible": 2, "after_prerequisite": 1, "to_confirm": 0}
+
+
+@dataclass(frozen=True)
+class RouteStep:
+    """One step: an instrument with its schedule and the office that serves the user's commune."""
+
+    step: int
+    result: InstrumentResult
+    schedule: Schedule
+    office: Office | None
+
+    def to_dict(self) -> dict[str, Any]:
+        instrument, when = self.result.instrument, self.schedule
+        return {
+            "step": self.step,
+            "instrument": instrument.id,
+            "name": instrument.name,
+            "agency": instrument.agency,
+            "action": instrument.action,
+            "opens": when.opens.isoformat() if when.opens else None,
+            "closes": when.closes.isoformat() if when.closes else None,
+            "status": when.status,
+            "estimate": when.estimate,
+            "days_left": when.days_left,
+            "window": when.window_label,
+            "last_closed": when.last_closed.isoformat() if when.last_closed else None,
+            "eligibility": self.result.status,
+            "office": _office_dict(self.office),
+        }
+
+
+def _office_dict(office: Office | None) -> dict[str, Any] | None:
+    if office is None:
+        return None
+    return office.model_dump(include={"id", "name", "agency", "kind", "commune", "address", "phone", "hours", "web"})
+
+
+def _office(instrument: Instrument, commune: str | None, kb: KnowledgeBase) -> Office | None:
+    """The instrument's own offices serving the commune, else its agency's; None when the commune is unknown."""
+    if commune is None:
+        return None
+    own = [kb.offices[o] for o in instrument.offices if commune in kb.offices[o].serves]
+    candidates = own or kb.offices_for(instrument.agency, commune)
+    return candidates[0] if candidates else None
+
+
+def _requires_informality(instrument: Instrument) -> bool:
+    return any(c.fact == "formal" and c.eq is False for c in instrument.criteria)
+
+
+def _phase(result: InstrumentResult, prerequisite_ids: set[str]) -> int:
+    instrument = result.instrument
+    if instrument.entry_door:
+        return 0
+    if _requires_informality(instrument):
+        return 1
+    return 2 if instrument.id in prerequisite_ids else 3
+
+
+def _select(results: list[InstrumentResult], limit: int) -> list[InstrumentResult]:
+    """Entry doors, then the best-ranked fitting instruments, plus the prerequisites they need."""
+    entry = [r for r in results if r.instrument.entry_door and r.status == "eligible"]
+    candidates = [r for r in results if not r.instrument.entry_door and r.fits and r.status in _USABLE]
+    ranked = sorted(candidates, key=lambda r: (r.serves_need, _USABLE[r.status], len(r.reasons)), reverse=True)
+    chosen = entry + ranked[:limit]
+    by_id = {r.instrument.id: r for r in results}
+    needed = {p for r in chosen if r.status != "eligible" for p in r.prerequisites}
+    chosen_ids = {r.instrument.id for r in chosen}
+    chosen += [by_id[p] for p in sorted(needed - chosen_ids) if by_id[p].status in _USABLE]
+    return chosen
+
+
+def build_route(
+    results: list[InstrumentResult], commune: str | None, kb: KnowledgeBase, today: date
+) -> list[RouteStep]:
+    """Ordered, numbered steps for the instruments selected from `results`."""
+    prerequisite_ids = kb.prerequisite_ids
+    timed = [
+        (r, schedule(r.instrument, kb.calls.get(r.instrument.id, []), today))
+        for r in _select(results, kb.rules.route_max_instruments)
+    ]
+    timed.sort(key=lambda pair: (_phase(pair[0], prerequisite_ids), pair[1].urgency))
+    return [
+        RouteStep(number, result, when, _office(result.instrument, commune, kb))
+        for number, (result, when) in enumerate(timed, start=1)
+    ]

@@ -1,0 +1,1 @@
+"""Natural-language understanding: Rasa-format training data (`nlu/data`) and the backends that read it."""
