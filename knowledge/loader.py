@@ -33,6 +33,14 @@ __all__ = ["DEFAULT_DATA_DIR", "KnowledgeBaseError", "Problem", "load_knowledge_
 DEFAULT_DATA_DIR = Path(__file__).parent / "data"
 REQUIRED_PARAMETERS = ("uf_clp", "size_micro_max_uf", "size_small_max_uf", "size_medium_max_uf")
 M = TypeVar("M", bound=BaseModel)
+_SINGULAR = {
+    "agencies": "agency",
+    "sectors": "sector",
+    "communes": "commune",
+    "offices": "office",
+    "instruments": "instrument",
+    "parameters": "parameter",
+}
 
 try:  # the C loader is several times faster when PyYAML was built with libyaml
     _Loader: Any = yaml.CSafeLoader
@@ -139,7 +147,7 @@ class _CrossChecker:
 
     def ref(self, file: str, path: str, kind: str, value: str | None) -> None:
         if value is not None and value not in self.kb[kind]:
-            self.reader.problem(file, path, f"unknown {kind[:-1]} {value!r}")
+            self.reader.problem(file, path, f"unknown {_SINGULAR[kind]} {value!r}")
 
     def criteria(self, file: str, path: str, criteria: Iterable[Criterion]) -> None:
         for here, criterion in _walk_criteria(criteria, path):
