@@ -32,18 +32,26 @@ def _compare(criterion: Criterion, value: Any, kb: KnowledgeBase, day: date) -> 
     return all(check(bound) for bound, check in checks if bound is not None)
 
 
+def _any_of(criterion: Criterion, facts: dict[str, Any], kb: KnowledgeBase, day: date) -> tuple[bool | None, str]:
+    """Met by the first option met (whose label is given as the reason); unknown if no option fails for sure."""
+    unknown = False
+    for option in criterion.any_of or []:
+        held, label = evaluate(option, facts, kb, day)
+        if held:
+            return True, label
+        unknown = unknown or held is None
+    return (None if unknown else False), criterion.label
+
+
 def evaluate(criterion: Criterion, facts: dict[str, Any], kb: KnowledgeBase, day: date) -> tuple[bool | None, str]:
     """(True, label met) / (False, label) / (None, label) when an answer needed is unknown."""
     if criterion.confirm:
         return None, criterion.label
     if criterion.any_of is not None:
-        unknown = False
-        for option in criterion.any_of:
-            held, label = evaluate(option, facts, kb, day)
-            if held:
-                return True, label
-            unknown = unknown or held is None
-        return (None if unknown else False), criterion.label
+        return _any_of(criterion, facts, kb, day)
+    if criterion.all_of is not None:
+        held_all = [evaluate(part, facts, kb, day)[0] for part in criterion.all_of]
+        return (False if False in held_all else None if None in held_all else True), criterion.label
     value = facts.get(criterion.fact or "")
     if value is None:
         return None, criterion.label

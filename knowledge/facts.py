@@ -33,6 +33,8 @@ def base_facts(profile: Profile, kb: KnowledgeBase, day: date) -> dict[str, Any]
     operating sells nothing. Segment, family and stage are added by `knowledge.classification`.
     """
     facts: dict[str, Any] = profile.model_dump()
+    if profile.gender == "undisclosed":  # not saying is not knowing: criteria on gender stay to confirm
+        facts["gender"] = None
     monthly = 0 if profile.operating is False else profile.monthly_sales_clp
     annual = None if monthly is None else monthly * 12
     annual_uf = None if annual is None else annual / kb.parameter("uf_clp", day)

@@ -136,6 +136,8 @@ def _walk_criteria(criteria: Iterable[Criterion], path: str) -> Iterator[tuple[s
         yield here, criterion
         if criterion.any_of:
             yield from _walk_criteria(criterion.any_of, f"{here}.any_of")
+        if criterion.all_of:
+            yield from _walk_criteria(criterion.all_of, f"{here}.all_of")
 
 
 class _CrossChecker:

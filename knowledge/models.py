@@ -157,8 +157,8 @@ class Criterion(Strict):
     """One declarative condition on a profile fact, worded for the user in `label`.
 
     Exactly one of: a comparison on `fact` (`eq`, `ne`, `in`, `not_in`, `gte`, `gt`, `lte`, `lt`; `gte`+`lte`
-    together make a range), `any_of` (met when one sub-criterion is met), or `confirm: true` (a condition the
-    conversation cannot know, always listed as "por confirmar").
+    together make a range), `any_of` (met when one sub-criterion is met), `all_of` (met when all are), or
+    `confirm: true` (a condition the conversation cannot know, always listed as "por confirmar").
     `label` is an infinitive phrase ("tener 18 años o más") used both as a reason met and as one missing.
     `prerequisite` names the instrument whose step satisfies this criterion (e.g. formalising at SII).
     """
@@ -176,6 +176,7 @@ class Criterion(Strict):
     lte: Operand | None = None
     lt: Operand | None = None
     any_of: list[Criterion] | None = None
+    all_of: list[Criterion] | None = None
     confirm: bool = False
     prerequisite: Id | None = None
 
@@ -186,9 +187,9 @@ class Criterion(Strict):
             for name in ("eq", "ne", "in_", "not_in", "gte", "gt", "lte", "lt")
             if getattr(self, name) is not None
         ]
-        kinds = sum([self.fact is not None, self.any_of is not None, self.confirm])
+        kinds = sum([self.fact is not None, self.any_of is not None, self.all_of is not None, self.confirm])
         if kinds != 1:
-            raise ValueError("needs exactly one of `fact`, `any_of` or `confirm: true`")
+            raise ValueError("needs exactly one of `fact`, `any_of`, `all_of` or `confirm: true`")
         if self.fact is not None and not comparisons:
             raise ValueError(f"fact `{self.fact}` needs a comparison (eq, ne, in, not_in, gte, gt, lte, lt)")
         if self.fact is None and comparisons:
@@ -232,7 +233,11 @@ class UsualWindow(Strict):
 
 
 class Instrument(Strict):
-    """A public support instrument (fund, programme, credit, service)."""
+    """A public support instrument (fund, programme, credit, service).
+
+    `line` groups alternatives of one programme (e.g. the Fosis Emprendamos levels): a route keeps only the
+    best-ranked instrument of a line.
+    """
 
     id: Id
     agency: Id
@@ -251,6 +256,7 @@ class Instrument(Strict):
     availability: Literal["permanent", "calls", "unknown"]
     usual_window: UsualWindow | None = None
     entry_door: bool = False
+    line: Id | None = None
     offices: list[Id] = []
     sources: list[str] = Field(min_length=1)
     verified: date

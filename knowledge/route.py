@@ -73,9 +73,21 @@ def _phase(result: InstrumentResult, prerequisite_ids: set[str]) -> int:
     instrument = result.instrument
     if instrument.entry_door:
         return 0
-    if _requires_informality(instrument):
-        return 1
-    return 2 if instrument.id in prerequisite_ids else 3
+    if instrument.id in prerequisite_ids:
+        return 2
+    return 1 if _requires_informality(instrument) else 3
+
+
+def _one_per_line(ranked: list[InstrumentResult]) -> list[InstrumentResult]:
+    """Keep the best-ranked instrument of each programme line (alternatives of one programme)."""
+    lines: set[str] = set()
+    kept = []
+    for result in ranked:
+        line = result.instrument.line
+        if line is None or line not in lines:
+            kept.append(result)
+            lines.update([line] if line else [])
+    return kept
 
 
 def _select(results: list[InstrumentResult], limit: int) -> list[InstrumentResult]:
@@ -83,7 +95,7 @@ def _select(results: list[InstrumentResult], limit: int) -> list[InstrumentResul
     entry = [r for r in results if r.instrument.entry_door and r.status == "eligible"]
     candidates = [r for r in results if not r.instrument.entry_door and r.fits and r.status in _USABLE]
     ranked = sorted(candidates, key=lambda r: (r.serves_need, _USABLE[r.status], len(r.reasons)), reverse=True)
-    chosen = entry + ranked[:limit]
+    chosen = entry + _one_per_line(ranked)[:limit]
     by_id = {r.instrument.id: r for r in results}
     needed = {p for r in chosen if r.status != "eligible" for p in r.prerequisites}
     chosen_ids = {r.instrument.id for r in chosen}
