@@ -5,13 +5,14 @@ Exit codes: 0 success; 1 an invalid knowledge base; 2 bad input (the message nam
 
 from __future__ import annotations
 
-import json
+import gc
 import sys
 from datetime import date
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
 import click
+import orjson
 
 from bot.profile_input import InputError, read_documents
 from bot.render import render_diagnosis
@@ -33,7 +34,7 @@ BAD_INPUT = 2
 INVALID_KB = 1
 
 
-class IsoDate(click.ParamType):
+class IsoDate(click.ParamType[date]):
     """A YYYY-MM-DD date."""
 
     name = "YYYY-MM-DD"
@@ -97,13 +98,15 @@ def diagnose_command(source: IO[str], today: date | None, fmt: str) -> None:
     """Diagnose each profile (a JSON object, a JSON array or JSON lines) and print its diagnosis."""
     kb = _knowledge_base()
     day = today or date.today()
-    out = sys.stdout
-    for profile in _profiles(source, kb):
+    profiles = _profiles(source, kb)
+    gc.freeze()  # the knowledge base and the input live until exit: keep them out of every collection
+    out = sys.stdout.buffer
+    for profile in profiles:
         diagnosis = diagnose(profile, kb, day)
         if fmt == "json":
-            out.write(json.dumps(diagnosis.to_dict(), ensure_ascii=False) + "\n")
+            out.write(orjson.dumps(diagnosis.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
         else:
-            out.write(render_diagnosis(diagnosis, kb, "html" if fmt == "html" else "text") + "\n")
+            out.write((render_diagnosis(diagnosis, kb, "html" if fmt == "html" else "text") + "\n").encode())
     out.flush()
 
 
@@ -116,9 +119,7 @@ def kb() -> None:
 
 
 @kb.command()
-@click.argument(
-    "directory", required=False, type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA_DIR
-)
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA_DIR)
 def validate(directory: Path) -> None:
     """Check every data file under DIRECTORY (default: the built-in knowledge base)."""
     base, problems = validate_knowledge_base(directory)

@@ -30,12 +30,15 @@ def _environment(fmt: Format) -> Environment:
 def render_diagnosis(diagnosis: Diagnosis, kb: KnowledgeBase, fmt: Format = "text") -> str:
     """The diagnosis and route as one message in plain Chilean Spanish."""
     template = _environment(fmt).get_template(f"diagnosis.{'html' if fmt == 'html' else 'txt'}.j2")
-    return template.render(
-        fmt=fmt,
-        d=diagnosis.to_dict(),
-        instruments=kb.instruments,
-        agencies=kb.agencies,
-        communes=kb.communes,
-        sectors=kb.sectors,
-        profile=diagnosis.profile,
-    ).strip() + "\n"
+    return (
+        template.render(
+            fmt=fmt,
+            d=diagnosis.to_dict(),
+            instruments=kb.instruments,
+            agencies=kb.agencies,
+            communes=kb.communes,
+            sectors=kb.sectors,
+            profile=diagnosis.profile,
+        ).strip()
+        + "\n"
+    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date
+from functools import cached_property
+from typing import Any
 
 from knowledge.models import Agency, Call, Commune, Instrument, Office, Parameter, Rules, Sector
 
@@ -29,6 +31,8 @@ class KnowledgeBase:
     rules: Rules
     version: str
     _office_by_agency_commune: dict[tuple[str, str], list[Office]] = field(default_factory=dict, repr=False)
+    memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Values derived from the data alone (schedules of a day, office summaries), computed once."""
 
     def parameter(self, name: str, day: date) -> float:
         """The value of parameter `name` in force on `day` (the earliest value before the first date)."""

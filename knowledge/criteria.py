@@ -1,91 +1,150 @@
-"""Evaluate declarative criteria against facts: met, not met, or unknown (an answer is missing)."""
+"""Evaluate declarative criteria against facts: met, not met, or unknown (an answer is missing).
+
+Each criterion is compiled once into a small closure (cached by the knowledge base it is evaluated with),
+so diagnosing thousands of profiles does not re-read the criterion models every time.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import operator
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
 from knowledge.base import KnowledgeBase
-from knowledge.models import Criterion, Operand, ParamRef
+from knowledge.models import Criterion, ParamRef
 
 __all__ = ["Outcome", "evaluate", "evaluate_all"]
 
+Verdict = tuple[bool | None, str]
+Check = Callable[[dict[str, Any], KnowledgeBase, date], Verdict]
 
-def _operand(value: Operand, kb: KnowledgeBase, day: date) -> Any:
-    return kb.parameter(value.param, day) if isinstance(value, ParamRef) else value
-
-
-def _compare(criterion: Criterion, value: Any, kb: KnowledgeBase, day: date) -> bool:
-    """True when `value` passes every comparison the criterion declares."""
-    checks = (
-        (criterion.eq, lambda bound: value == bound),
-        (criterion.ne, lambda bound: value != bound),
-        (criterion.in_, lambda bound: value in bound),
-        (criterion.not_in, lambda bound: value not in bound),
-        (criterion.gte, lambda bound: value >= _operand(bound, kb, day)),
-        (criterion.gt, lambda bound: value > _operand(bound, kb, day)),
-        (criterion.lte, lambda bound: value <= _operand(bound, kb, day)),
-        (criterion.lt, lambda bound: value < _operand(bound, kb, day)),
-    )
-    return all(check(bound) for bound, check in checks if bound is not None)
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "in_": lambda value, bound: value in bound,
+    "not_in": lambda value, bound: value not in bound,
+    "gte": operator.ge,
+    "gt": operator.gt,
+    "lte": operator.le,
+    "lt": operator.lt,
+}
+_COMPILED: dict[int, tuple[Criterion, Check]] = {}
+_COMPILED_LISTS: dict[int, tuple[Sequence[Criterion], list[tuple[Check, str | None]]]] = {}
 
 
-def _any_of(criterion: Criterion, facts: dict[str, Any], kb: KnowledgeBase, day: date) -> tuple[bool | None, str]:
-    """Met by the first option met (whose label is given as the reason); unknown if no option fails for sure."""
-    unknown = False
-    for option in criterion.any_of or []:
-        held, label = evaluate(option, facts, kb, day)
-        if held:
-            return True, label
-        unknown = unknown or held is None
-    return (None if unknown else False), criterion.label
+def _compile_any_of(label: str, parts: list[Check]) -> Check:
+    """Met by the first option met (whose label is the reason); unknown if no option fails for sure."""
+
+    def check(facts: dict[str, Any], kb: KnowledgeBase, day: date) -> Verdict:
+        unknown = False
+        for part in parts:
+            held, reason = part(facts, kb, day)
+            if held:
+                return True, reason
+            unknown = unknown or held is None
+        return (None if unknown else False), label
+
+    return check
 
 
-def evaluate(criterion: Criterion, facts: dict[str, Any], kb: KnowledgeBase, day: date) -> tuple[bool | None, str]:
-    """(True, label met) / (False, label) / (None, label) when an answer needed is unknown."""
+def _compile_all_of(label: str, parts: list[Check]) -> Check:
+    """Met when every part is met; not met as soon as one part fails; otherwise unknown."""
+
+    def check(facts: dict[str, Any], kb: KnowledgeBase, day: date) -> Verdict:
+        held_all = [part(facts, kb, day)[0] for part in parts]
+        return (False if False in held_all else None if None in held_all else True), label
+
+    return check
+
+
+def _compile_fact(criterion: Criterion) -> Check:
+    """A comparison of one fact with every bound the criterion declares (bounds may be dated parameters)."""
+    name, label = criterion.fact or "", criterion.label
+    bounds = [(_OPERATORS[op], bound) for op in _OPERATORS if (bound := getattr(criterion, op)) is not None]
+    fixed = [(compare, bound) for compare, bound in bounds if not isinstance(bound, ParamRef)]
+    dated = [(compare, bound.param) for compare, bound in bounds if isinstance(bound, ParamRef)]
+
+    def check(facts: dict[str, Any], kb: KnowledgeBase, day: date) -> Verdict:
+        value = facts.get(name)
+        if value is None:
+            return None, label
+        for compare, bound in fixed:
+            if not compare(value, bound):
+                return False, label
+        for compare, param in dated:
+            if not compare(value, kb.parameter(param, day)):
+                return False, label
+        return True, label
+
+    return check
+
+
+def _compile(criterion: Criterion) -> Check:
+    cached = _COMPILED.get(id(criterion))
+    if cached is not None and cached[0] is criterion:
+        return cached[1]
+    label = criterion.label
     if criterion.confirm:
-        return None, criterion.label
-    if criterion.any_of is not None:
-        return _any_of(criterion, facts, kb, day)
-    if criterion.all_of is not None:
-        held_all = [evaluate(part, facts, kb, day)[0] for part in criterion.all_of]
-        return (False if False in held_all else None if None in held_all else True), criterion.label
-    value = facts.get(criterion.fact or "")
-    if value is None:
-        return None, criterion.label
-    return _compare(criterion, value, kb, day), criterion.label
+        verdict: Verdict = (None, label)
+
+        def check(facts: dict[str, Any], kb: KnowledgeBase, day: date) -> Verdict:
+            return verdict
+
+    elif criterion.any_of is not None:
+        check = _compile_any_of(label, [_compile(part) for part in criterion.any_of])
+    elif criterion.all_of is not None:
+        check = _compile_all_of(label, [_compile(part) for part in criterion.all_of])
+    else:
+        check = _compile_fact(criterion)
+    _COMPILED[id(criterion)] = (criterion, check)
+    return check
 
 
-@dataclass
+def evaluate(criterion: Criterion, facts: dict[str, Any], kb: KnowledgeBase, day: date) -> Verdict:
+    """(True, reason met) / (False, label) / (None, label) when an answer needed is unknown."""
+    return _compile(criterion)(facts, kb, day)
+
+
 class Outcome:
     """The labels of criteria met, not met and unknown, and prerequisites that would meet the unmet ones."""
 
-    met: list[str] = field(default_factory=list)
-    unmet: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
-    unmet_without_prerequisite: int = 0
-    prerequisites: list[str] = field(default_factory=list)
+    __slots__ = ("met", "prerequisites", "unknown", "unmet", "unmet_without_prerequisite")
+
+    def __init__(self) -> None:
+        self.met: list[str] = []
+        self.unmet: list[str] = []
+        self.unknown: list[str] = []
+        self.unmet_without_prerequisite = 0
+        self.prerequisites: list[str] = []
 
     @property
     def holds(self) -> bool:
         return not self.unmet and not self.unknown
 
 
-def evaluate_all(criteria: Iterable[Criterion], facts: dict[str, Any], kb: KnowledgeBase, day: date) -> Outcome:
+def _compile_list(criteria: Sequence[Criterion]) -> list[tuple[Check, str | None]]:
+    cached = _COMPILED_LISTS.get(id(criteria))
+    if cached is not None and cached[0] is criteria:
+        return cached[1]
+    compiled = [(_compile(criterion), criterion.prerequisite) for criterion in criteria]
+    _COMPILED_LISTS[id(criteria)] = (criteria, compiled)
+    return compiled
+
+
+def evaluate_all(criteria: Sequence[Criterion], facts: dict[str, Any], kb: KnowledgeBase, day: date) -> Outcome:
     """Evaluate every criterion; a criterion not met that has a prerequisite records that prerequisite."""
     outcome = Outcome()
-    for criterion in criteria:
-        held, label = evaluate(criterion, facts, kb, day)
+    for check, prerequisite in _compile_list(criteria):
+        held, label = check(facts, kb, day)
         if held:
             outcome.met.append(label)
         elif held is None:
             outcome.unknown.append(label)
         else:
             outcome.unmet.append(label)
-            if criterion.prerequisite:
-                outcome.prerequisites.append(criterion.prerequisite)
+            if prerequisite:
+                outcome.prerequisites.append(prerequisite)
             else:
                 outcome.unmet_without_prerequisite += 1
     return outcome

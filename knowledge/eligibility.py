@@ -15,7 +15,7 @@ __all__ = ["EligibilityStatus", "InstrumentResult", "assess", "assess_all"]
 EligibilityStatus = Literal["eligible", "after_prerequisite", "to_confirm", "not_eligible"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class InstrumentResult:
     """The verdict on one instrument.
 
@@ -41,7 +41,7 @@ class InstrumentResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.instrument.id,
-            "eligible": self.eligible,
+            "eligible": self.status == "eligible",
             "status": self.status,
             "reasons": self.reasons,
             "missing": self.missing,
@@ -61,23 +61,25 @@ def _status(unmet_hard: int, unknown: list[str], prerequisites: list[str]) -> El
     return "eligible"
 
 
-def assess(instrument: Instrument, facts: dict[str, Any], kb: KnowledgeBase, day: date) -> InstrumentResult:
+def assess(
+    instrument: Instrument, facts: dict[str, Any], kb: KnowledgeBase, day: date, need_areas: frozenset[str]
+) -> InstrumentResult:
     """Evaluate one instrument's criteria against the facts (which include segment and stage)."""
     outcome = evaluate_all(instrument.criteria, facts, kb, day)
-    need = facts.get("main_need")
-    need_areas = kb.rules.need_areas.get(need, []) if need else []  # type: ignore[call-overload]
     return InstrumentResult(
         instrument=instrument,
         status=_status(outcome.unmet_without_prerequisite, outcome.unknown, outcome.prerequisites),
         reasons=outcome.met,
         missing=outcome.unmet + outcome.unknown,
         to_confirm=outcome.unknown,
-        prerequisites=sorted(set(outcome.prerequisites)),
+        prerequisites=sorted(set(outcome.prerequisites)) if outcome.prerequisites else [],
         fits=facts["segment"] in instrument.segments and facts["stage"] in instrument.stages,
-        serves_need=any(area in need_areas for area in instrument.areas),
+        serves_need=not need_areas.isdisjoint(instrument.areas),
     )
 
 
 def assess_all(facts: dict[str, Any], kb: KnowledgeBase, day: date) -> list[InstrumentResult]:
     """Every instrument of the knowledge base, in its order."""
-    return [assess(instrument, facts, kb, day) for instrument in kb.instruments.values()]
+    need = facts.get("main_need")
+    need_areas = frozenset(kb.rules.need_areas.get(need, ()) if need else ())
+    return [assess(instrument, facts, kb, day, need_areas) for instrument in kb.instruments.values()]

@@ -22,13 +22,19 @@ from knowledge.models import (
     Criterion,
     Instrument,
     Office,
-    ParamRef,
     Parameter,
+    ParamRef,
     Rules,
     Sector,
 )
 
-__all__ = ["DEFAULT_DATA_DIR", "KnowledgeBaseError", "Problem", "load_knowledge_base", "validate_knowledge_base"]
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "KnowledgeBaseError",
+    "Problem",
+    "load_knowledge_base",
+    "validate_knowledge_base",
+]
 
 DEFAULT_DATA_DIR = Path(__file__).parent / "data"
 REQUIRED_PARAMETERS = ("uf_clp", "size_micro_max_uf", "size_small_max_uf", "size_medium_max_uf")
@@ -89,7 +95,7 @@ class _Reader:
             return None
         self.digest.update(relative.encode() + b"\0" + text)
         try:
-            return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+            return yaml.load(text, Loader=_Loader)
         except yaml.YAMLError as exc:
             self.problem(relative, "", f"invalid YAML: {' '.join(str(exc).split())}")
             return None
@@ -198,19 +204,20 @@ class _CrossChecker:
                 self.reader.problem(file, f"{index}.instrument", f"unknown instrument {call.instrument!r}")
             elif instrument.availability != "calls":
                 self.reader.problem(
-                    file, f"{index}.instrument", f"{call.instrument} has availability {instrument.availability!r}"
+                    file,
+                    f"{index}.instrument",
+                    f"{call.instrument} has availability {instrument.availability!r}",
                 )
 
     def rules(self, file: str, rules: Rules) -> None:
-        self._classification(file, "segment", rules.segment, {"subsistence", "simple_accumulation",
-                                                               "extended_accumulation"})
+        self._classification(
+            file, "segment", rules.segment, {"subsistence", "simple_accumulation", "extended_accumulation"}
+        )
         self._classification(file, "stage", rules.stage, {"conception", "initiation", "growth", "consolidation"})
         for name in REQUIRED_PARAMETERS:
             self.ref("parameters.yml", name, "parameters", name)
 
-    def _classification(
-        self, file: str, name: str, rules: list[ClassificationRule], allowed: set[str]
-    ) -> None:
+    def _classification(self, file: str, name: str, rules: list[ClassificationRule], allowed: set[str]) -> None:
         for index, rule in enumerate(rules):
             if rule.value not in allowed:
                 self.reader.problem(file, f"{name}.{index}.value", f"must be one of {sorted(allowed)}")
@@ -221,7 +228,12 @@ def _read_all(root: Path) -> tuple[_Reader, dict[str, Any], list[Call], Rules | 
     reader = _Reader(root)
     seen: dict[str, str] = {}
     kb: dict[str, Any] = {}
-    for kind, model in (("agencies", Agency), ("sectors", Sector), ("communes", Commune), ("offices", Office)):
+    for kind, model in (
+        ("agencies", Agency),
+        ("sectors", Sector),
+        ("communes", Commune),
+        ("offices", Office),
+    ):
         file = f"{kind}.yml"
         kb[kind] = reader.indexed(file, reader.models(file, model, reader.raw(file)), {})
     kb["instruments"] = {}

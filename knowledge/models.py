@@ -183,9 +183,7 @@ class Criterion(Strict):
     @model_validator(mode="after")
     def _one_kind(self) -> Criterion:
         comparisons = [
-            name
-            for name in ("eq", "ne", "in_", "not_in", "gte", "gt", "lte", "lt")
-            if getattr(self, name) is not None
+            name for name in ("eq", "ne", "in_", "not_in", "gte", "gt", "lte", "lt") if getattr(self, name) is not None
         ]
         kinds = sum([self.fact is not None, self.any_of is not None, self.all_of is not None, self.confirm])
         if kinds != 1:
@@ -337,4 +335,3 @@ class Rules(Strict):
         if rules[-1].when:
             raise ValueError("the last rule must have no `when`: it is the default")
         return rules
-

@@ -37,8 +37,7 @@ def pertinence(commune_id: str | None, sector_id: str | None, kb: KnowledgeBase)
         return Pertinence("unknown", None, None, commune.opportunities if commune else [], [])
     for row in commune.sectors:
         if row.sector == sector.id:
-            return Pertinence(row.potential, row.basis, row.source, commune.opportunities,
-                              commune.human_capital_needs)
+            return Pertinence(row.potential, row.basis, row.source, commune.opportunities, commune.human_capital_needs)
     rules = kb.rules
     level = rules.pertinence_default_priority if sector.regional_priority else rules.pertinence_default_other
     return Pertinence(level, None, None, commune.opportunities, commune.human_capital_needs)

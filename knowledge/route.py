@@ -50,10 +50,29 @@ class RouteStep:
         }
 
 
+_OFFICE_FIELDS = {"id", "name", "agency", "kind", "commune", "address", "phone", "hours", "web"}
+
+
+_OFFICE_DICTS: dict[int, tuple[Office, dict[str, Any]]] = {}
+
+
 def _office_dict(office: Office | None) -> dict[str, Any] | None:
+    """The office's contact fields (serialised once per office object; a fresh copy each time)."""
     if office is None:
         return None
-    return office.model_dump(include={"id", "name", "agency", "kind", "commune", "address", "phone", "hours", "web"})
+    cached = _OFFICE_DICTS.get(id(office))
+    if cached is None or cached[0] is not office:
+        cached = _OFFICE_DICTS[id(office)] = (office, office.model_dump(include=_OFFICE_FIELDS))
+    return dict(cached[1])
+
+
+def _schedule(instrument: Instrument, kb: KnowledgeBase, today: date) -> Schedule:
+    """The instrument's schedule on `today`: the same for every profile, so computed once per day."""
+    key = ("schedule", instrument.id, today)
+    if key not in kb.memo:
+        kb.memo[key] = schedule(instrument, kb.calls.get(instrument.id, []), today)
+    result: Schedule = kb.memo[key]
+    return result
 
 
 def _office(instrument: Instrument, commune: str | None, kb: KnowledgeBase) -> Office | None:
@@ -69,7 +88,7 @@ def _requires_informality(instrument: Instrument) -> bool:
     return any(c.fact == "formal" and c.eq is False for c in instrument.criteria)
 
 
-def _phase(result: InstrumentResult, prerequisite_ids: set[str]) -> int:
+def _phase(result: InstrumentResult, prerequisite_ids: frozenset[str]) -> int:
     instrument = result.instrument
     if instrument.entry_door:
         return 0
@@ -108,10 +127,7 @@ def build_route(
 ) -> list[RouteStep]:
     """Ordered, numbered steps for the instruments selected from `results`."""
     prerequisite_ids = kb.prerequisite_ids
-    timed = [
-        (r, schedule(r.instrument, kb.calls.get(r.instrument.id, []), today))
-        for r in _select(results, kb.rules.route_max_instruments)
-    ]
+    timed = [(r, _schedule(r.instrument, kb, today)) for r in _select(results, kb.rules.route_max_instruments)]
     timed.sort(key=lambda pair: (_phase(pair[0], prerequisite_ids), pair[1].urgency))
     return [
         RouteStep(number, result, when, _office(result.instrument, commune, kb))

@@ -6,10 +6,30 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-COMMUNES = ["copiapo", "caldera", "tierra_amarilla", "chanaral", "diego_de_almagro", "vallenar", "freirina",
-            "huasco", "alto_del_carmen"]
-SECTORS = ["agro", "pesca", "mineria", "turismo", "comercio", "gastronomia", "manufactura", "servicios",
-           "construccion", "transporte", "otro"]
+COMMUNES = [
+    "copiapo",
+    "caldera",
+    "tierra_amarilla",
+    "chanaral",
+    "diego_de_almagro",
+    "vallenar",
+    "freirina",
+    "huasco",
+    "alto_del_carmen",
+]
+SECTORS = [
+    "agro",
+    "pesca",
+    "mineria",
+    "turismo",
+    "comercio",
+    "gastronomia",
+    "manufactura",
+    "servicios",
+    "construccion",
+    "transporte",
+    "otro",
+]
 NEEDS = ["financing", "training", "formalization", "market", "technical", "quality", "export", "workforce"]
 
 

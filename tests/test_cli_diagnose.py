@@ -24,15 +24,19 @@ def _run(stdin: str, *args: str) -> Any:
 
 def test_console_script_diagnoses_the_example_file() -> None:
     ruta = Path(sys.executable).with_name("ruta")
-    done = subprocess.run([str(ruta), "diagnose", str(EXAMPLE), "--today", "2026-03-10"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(ruta), "diagnose", str(EXAMPLE), "--today", "2026-03-10"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     [line] = done.stdout.splitlines()
     diagnosis = json.loads(line)
-    assert CONTRACT_KEYS <= diagnosis.keys()
+    assert diagnosis.keys() >= CONTRACT_KEYS
     assert diagnosis["route"], "the example profile gets a route"
     for step in diagnosis["route"]:
-        assert STEP_KEYS <= step.keys()
+        assert step.keys() >= STEP_KEYS
     for item in diagnosis["instruments"]:
         assert {"id", "eligible", "reasons", "missing"} <= item.keys()
 
@@ -132,4 +136,5 @@ def test_html_format_bolds_titles_and_escapes_values(profile_data: dict[str, Any
     assert result.exit_code == 0, result.output
     assert "<b>Tu diagnóstico</b>" in result.output
     assert "&" not in result.output.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "").replace(
-        "&#34;", "").replace("&#39;", "")
+        "&#34;", ""
+    ).replace("&#39;", "")

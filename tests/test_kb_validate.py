@@ -35,7 +35,10 @@ def _duplicate_instrument(root: Path) -> None:
 
 
 def _unknown_agency(root: Path) -> None:
-    _edit(root / "instruments" / "sercotec.yml", lambda items: _first(items, id="sercotec_crece").update(agency="nope"))
+    _edit(
+        root / "instruments" / "sercotec.yml",
+        lambda items: _first(items, id="sercotec_crece").update(agency="nope"),
+    )
 
 
 def _close_before_open(root: Path) -> None:
@@ -43,7 +46,10 @@ def _close_before_open(root: Path) -> None:
 
 
 def _no_source(root: Path) -> None:
-    _edit(root / "instruments" / "sercotec.yml", lambda items: _first(items, id="sercotec_crece").update(sources=[]))
+    _edit(
+        root / "instruments" / "sercotec.yml",
+        lambda items: _first(items, id="sercotec_crece").update(sources=[]),
+    )
 
 
 def _unknown_fact(root: Path) -> None:
@@ -54,20 +60,37 @@ def _unknown_fact(root: Path) -> None:
 
 
 def _office_gap(root: Path) -> None:
-    _edit(root / "offices.yml", lambda items: [o["serves"].remove("huasco") for o in items if o["agency"] == "sii"
-                                               and "huasco" in o["serves"]])
+    _edit(
+        root / "offices.yml",
+        lambda items: [o["serves"].remove("huasco") for o in items if o["agency"] == "sii" and "huasco" in o["serves"]],
+    )
 
 
 def _unknown_key(root: Path) -> None:
-    _edit(root / "instruments" / "sercotec.yml", lambda items: _first(items, id="sercotec_crece").update(amont=5))
+    _edit(
+        root / "instruments" / "sercotec.yml",
+        lambda items: _first(items, id="sercotec_crece").update(amont=5),
+    )
 
 
 BROKEN: list[tuple[str, Callable[[Path], None], str]] = [
     ("bad YAML", _bad_yaml, "agencies.yml: invalid YAML"),
-    ("duplicate id", _duplicate_instrument, "instruments/sii.yml: sercotec_crece: duplicate id (already defined in instruments/sercotec.yml)"),
-    ("unknown agency", _unknown_agency, "instruments/sercotec.yml: sercotec_crece.agency: unknown agency 'nope'"),
+    (
+        "duplicate id",
+        _duplicate_instrument,
+        "instruments/sii.yml: sercotec_crece: duplicate id (already defined in instruments/sercotec.yml)",
+    ),
+    (
+        "unknown agency",
+        _unknown_agency,
+        "instruments/sercotec.yml: sercotec_crece.agency: unknown agency 'nope'",
+    ),
     ("close before open", _close_before_open, "calls.yml: 0: Value error, closes 2025-04-01 is before opens"),
-    ("instrument without source", _no_source, "instruments/sercotec.yml: sercotec_crece.sources: List should"),
+    (
+        "instrument without source",
+        _no_source,
+        "instruments/sercotec.yml: sercotec_crece.sources: List should",
+    ),
     ("unknown fact in a criterion", _unknown_fact, "instruments/sercotec.yml: sercotec_crece.criteria."),
     ("commune without office", _office_gap, "offices.yml: sii: no office of sii serves commune 'huasco'"),
     ("misspelt key", _unknown_key, "instruments/sercotec.yml: sercotec_crece.amont: Extra inputs"),
