@@ -33,6 +33,16 @@ _COMPILED: dict[int, tuple[Criterion, Check]] = {}
 _COMPILED_LISTS: dict[int, tuple[Sequence[Criterion], list[tuple[Check, str | None]]]] = {}
 
 
+def _compile_confirm(label: str) -> Check:
+    """A condition the conversation cannot know: always to confirm."""
+    verdict: Verdict = (None, label)
+
+    def check(facts: dict[str, Any], kb: KnowledgeBase, day: date) -> Verdict:
+        return verdict
+
+    return check
+
+
 def _compile_any_of(label: str, parts: list[Check]) -> Check:
     """Met by the first option met (whose label is the reason); unknown if no option fails for sure."""
 
@@ -85,12 +95,9 @@ def _compile(criterion: Criterion) -> Check:
     if cached is not None and cached[0] is criterion:
         return cached[1]
     label = criterion.label
+    check: Check
     if criterion.confirm:
-        verdict: Verdict = (None, label)
-
-        def check(facts: dict[str, Any], kb: KnowledgeBase, day: date) -> Verdict:
-            return verdict
-
+        check = _compile_confirm(label)
     elif criterion.any_of is not None:
         check = _compile_any_of(label, [_compile(part) for part in criterion.any_of])
     elif criterion.all_of is not None:
