@@ -24,6 +24,7 @@ def _environment(fmt: Format) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        extensions=["jinja2.ext.do"],
     )
 
 

@@ -30,9 +30,8 @@ class KnowledgeBase:
     parameters: dict[str, Parameter]
     rules: Rules
     version: str
-    _office_by_agency_commune: dict[tuple[str, str], list[Office]] = field(default_factory=dict, repr=False)
-    memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
-    """Values derived from the data alone (schedules of a day, office summaries), computed once."""
+    memo: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Values derived from the data alone (office index, schedules of a day), computed once per copy."""
 
     def parameter(self, name: str, day: date) -> float:
         """The value of parameter `name` in force on `day` (the earliest value before the first date)."""
@@ -59,12 +58,13 @@ class KnowledgeBase:
 
     def offices_for(self, agency: str, commune: str) -> list[Office]:
         """Offices of `agency` that serve `commune`, physical ones first."""
-        if not self._office_by_agency_commune:
+        if "offices_by_agency_commune" not in self.memo:
             index: dict[tuple[str, str], list[Office]] = {}
             for office in self.offices.values():
                 for served in office.serves:
                     index.setdefault((office.agency, served), []).append(office)
             for offices in index.values():
                 offices.sort(key=lambda office: office.kind == "online")
-            self._office_by_agency_commune.update(index)
-        return self._office_by_agency_commune.get((agency, commune), [])
+            self.memo["offices_by_agency_commune"] = index
+        found: list[Office] = self.memo["offices_by_agency_commune"].get((agency, commune), [])
+        return found
