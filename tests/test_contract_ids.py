@@ -9,9 +9,12 @@ SECTORS = "agro pesca mineria turismo comercio gastronomia manufactura servicios
 AGENCIES = (
     "sercotec fosis corfo sence indap sernameg prochile sernatur indespa sernapesca minmineria enami bancoestado sii"
 )
-INSTRUMENTS = """sercotec_capital_semilla_emprende sercotec_capital_abeja_emprende sercotec_crece sercotec_almacenes
-sercotec_centro_negocios fosis_yo_emprendo_semilla fosis_yo_emprendo corfo_semilla_inicia sence_franquicia_tributaria
-indap_prodesal sernameg_mujer_emprende minmineria_pamma indespa_fondo bancoestado_credito_micro sii_inicio_actividades"""
+INSTRUMENTS = """
+sercotec_capital_semilla_emprende sercotec_capital_abeja_emprende sercotec_crece sercotec_almacenes
+sercotec_centro_negocios fosis_yo_emprendo_semilla fosis_yo_emprendo corfo_semilla_inicia
+sence_franquicia_tributaria indap_prodesal sernameg_mujer_emprende minmineria_pamma indespa_fondo
+bancoestado_credito_micro sii_inicio_actividades
+"""
 
 
 def test_communes_are_exactly_the_nine_of_atacama(kb: KnowledgeBase) -> None:
