@@ -14,8 +14,11 @@ from typing import IO, Any, NoReturn
 import click
 import orjson
 
+from bot.console import run_interactive, run_json
+from bot.engine import build_engine
 from bot.profile_input import InputError, read_documents
 from bot.render import render_diagnosis
+from bot.settings import get_settings
 from knowledge import (
     KnowledgeBase,
     KnowledgeBaseError,
@@ -27,6 +30,9 @@ from knowledge import (
     validate_knowledge_base,
 )
 from knowledge.loader import DEFAULT_DATA_DIR
+from nlu.backends import make_backend
+from nlu.evaluation import evaluate
+from nlu.training_data import load_training_data
 
 __all__ = ["main"]
 
@@ -131,3 +137,65 @@ def validate(directory: Path) -> None:
         f"ok: {len(base.instruments)} instruments, {len(base.offices)} offices, {len(base.communes)} communes, "
         f"{sum(map(len, base.calls.values()))} calls (version {base.version})"
     )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Line protocol: one JSON array of replies per input line.")
+@click.option("--script", type=click.File("r", encoding="utf-8"), default=None, help="Read messages from FILE.")
+@click.option("--user", default="console", show_default=True, help="Who is talking (state persists per user).")
+@click.option("--today", type=IsoDate(), default=None, help="Day to compute deadlines against (default: today).")
+def chat(as_json: bool, script: IO[str] | None, user: str, today: date | None) -> None:
+    """Talk to the assistant in the console (the main job), or drive it line by line with --json."""
+    engine = build_engine(get_settings())
+    if as_json or script is not None:
+        run_json(engine, script or sys.stdin, user, today)
+    else:
+        run_interactive(engine, user, today)
+
+
+@main.group()
+def nlu() -> None:
+    """Natural-language understanding tools."""
+
+
+BACKEND_OPTION = click.option(
+    "--backend", type=click.Choice(["embedded", "rasa"]), default=None, help="Default: RUTA_NLU_BACKEND."
+)
+
+
+def _backend(name: str | None) -> Any:
+    settings = get_settings()
+    return make_backend(
+        name or settings.nlu_backend,  # type: ignore[arg-type]
+        settings.nlu_data_path,
+        settings.nlu_cache_dir,
+        settings.rasa_url,
+        settings.rasa_timeout,
+    )
+
+
+@nlu.command()
+@click.argument("text")
+@BACKEND_OPTION
+def parse(text: str, backend: str | None) -> None:
+    """Parse TEXT (or one text per stdin line with `-`) into the shape of Rasa's /model/parse."""
+    parser = _backend(backend)
+    texts = (line.rstrip("\r\n") for line in iter(sys.stdin.readline, "")) if text == "-" else iter([text])
+    for item in texts:
+        sys.stdout.write(orjson.dumps(parser.parse(item)).decode() + "\n")
+        sys.stdout.flush()
+
+
+@nlu.command("eval")
+@click.argument("test_file", type=click.Path(exists=True, dir_okay=True, path_type=Path))
+@BACKEND_OPTION
+@click.option("--errors", "show_errors", is_flag=True, help="Also list the misparsed examples.")
+def eval_command(test_file: Path, backend: str | None, show_errors: bool) -> None:
+    """Intent accuracy, macro-F1 and entity precision/recall/F1 on an annotated Rasa YAML file."""
+    parser = _backend(backend)
+    synonyms = load_training_data([get_settings().nlu_data_path]).synonyms
+    report = evaluate(parser, load_training_data([test_file]), synonyms)
+    click.echo(orjson.dumps({"backend": parser.name, **report.to_dict()}).decode())
+    if show_errors:
+        for error in report.errors:
+            click.echo(orjson.dumps(error).decode())

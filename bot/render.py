@@ -9,7 +9,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from knowledge import Diagnosis, KnowledgeBase
 
-__all__ = ["Format", "render_diagnosis"]
+__all__ = ["Format", "render_answer", "render_diagnosis"]
 
 Format = Literal["text", "html"]
 
@@ -43,3 +43,9 @@ def render_diagnosis(diagnosis: Diagnosis, kb: KnowledgeBase, fmt: Format = "tex
         ).strip()
         + "\n"
     )
+
+
+def render_answer(kind: str, kb: KnowledgeBase, fmt: Format, **context: object) -> str:
+    """An answer to a question about an instrument, a deadline, an office or a word (`templates/answer.j2`)."""
+    template = _environment(fmt).get_template("answer.j2")
+    return template.render(fmt=fmt, kind=kind, agencies=kb.agencies, **context).strip() + "\n"

@@ -8,7 +8,7 @@ from datetime import date
 from functools import cached_property
 from typing import Any
 
-from knowledge.models import Agency, Call, Commune, Instrument, Office, Parameter, Rules, Sector
+from knowledge.models import Agency, Call, Commune, GlossaryTerm, Instrument, Office, Parameter, Rules, Sector
 
 __all__ = ["KnowledgeBase", "UnknownParameterError"]
 
@@ -29,6 +29,7 @@ class KnowledgeBase:
     calls: dict[str, list[Call]]
     parameters: dict[str, Parameter]
     rules: Rules
+    glossary: dict[str, GlossaryTerm]
     version: str
     memo: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     """Values derived from the data alone (office index, schedules of a day), computed once per copy."""

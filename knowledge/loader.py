@@ -20,6 +20,7 @@ from knowledge.models import (
     ClassificationRule,
     Commune,
     Criterion,
+    GlossaryTerm,
     Instrument,
     Office,
     Parameter,
@@ -232,6 +233,7 @@ def _read_all(root: Path) -> tuple[_Reader, dict[str, Any], list[Call], Rules | 
         ("agencies", Agency),
         ("sectors", Sector),
         ("communes", Commune),
+        ("glossary", GlossaryTerm),
         ("offices", Office),
     ):
         file = f"{kind}.yml"
@@ -285,6 +287,7 @@ def validate_knowledge_base(root: Path = DEFAULT_DATA_DIR) -> tuple[KnowledgeBas
         calls=calls_by_instrument,
         parameters=kb["parameters"],
         rules=rules,
+        glossary=kb["glossary"],
         version=reader.digest.hexdigest()[:12],
     )
     return base, []

@@ -25,6 +25,7 @@ __all__ = [
     "Commune",
     "Criterion",
     "DatedValue",
+    "GlossaryTerm",
     "Instrument",
     "Need",
     "Office",
@@ -307,6 +308,15 @@ class Parameter(Strict):
         if len(set(days)) != len(days):
             raise ValueError("two values start on the same date")
         return sorted(values, key=lambda v: v.valid_from)
+
+
+class GlossaryTerm(Strict):
+    """A word the assistant explains when asked ("¿qué es la UF?")."""
+
+    id: Id
+    term: str
+    definition: str
+    source: str
 
 
 class ClassificationRule(Strict):

@@ -16,7 +16,7 @@ from knowledge.eligibility import InstrumentResult
 from knowledge.models import Instrument, Office
 from knowledge.schedule import Schedule, schedule
 
-__all__ = ["RouteStep", "build_route"]
+__all__ = ["RouteStep", "build_route", "instrument_card", "office_for", "schedule_on"]
 
 _USABLE = {"eligible": 2, "after_prerequisite": 1, "to_confirm": 0}
 
@@ -31,23 +31,29 @@ class RouteStep:
     office: Office | None
 
     def to_dict(self) -> dict[str, Any]:
-        instrument, when = self.result.instrument, self.schedule
         return {
             "step": self.step,
-            "instrument": instrument.id,
-            "name": instrument.name,
-            "agency": instrument.agency,
-            "action": instrument.action,
-            "opens": when.opens.isoformat() if when.opens else None,
-            "closes": when.closes.isoformat() if when.closes else None,
-            "status": when.status,
-            "estimate": when.estimate,
-            "days_left": when.days_left,
-            "window": when.window_label,
-            "last_closed": when.last_closed.isoformat() if when.last_closed else None,
+            **instrument_card(self.result.instrument, self.schedule, self.office),
             "eligibility": self.result.status,
-            "office": _office_dict(self.office),
         }
+
+
+def instrument_card(instrument: Instrument, when: Schedule, office: Office | None) -> dict[str, Any]:
+    """What to tell about an instrument on a day: its action, dates relative to that day, and the office."""
+    return {
+        "instrument": instrument.id,
+        "name": instrument.name,
+        "agency": instrument.agency,
+        "action": instrument.action,
+        "opens": when.opens.isoformat() if when.opens else None,
+        "closes": when.closes.isoformat() if when.closes else None,
+        "status": when.status,
+        "estimate": when.estimate,
+        "days_left": when.days_left,
+        "window": when.window_label,
+        "last_closed": when.last_closed.isoformat() if when.last_closed else None,
+        "office": _office_dict(office),
+    }
 
 
 _OFFICE_FIELDS = {"id", "name", "agency", "kind", "commune", "address", "phone", "hours", "web"}
@@ -66,7 +72,7 @@ def _office_dict(office: Office | None) -> dict[str, Any] | None:
     return dict(cached[1])
 
 
-def _schedule(instrument: Instrument, kb: KnowledgeBase, today: date) -> Schedule:
+def schedule_on(instrument: Instrument, kb: KnowledgeBase, today: date) -> Schedule:
     """The instrument's schedule on `today`: the same for every profile, so computed once per day."""
     key = ("schedule", instrument.id, today)
     if key not in kb.memo:
@@ -75,7 +81,7 @@ def _schedule(instrument: Instrument, kb: KnowledgeBase, today: date) -> Schedul
     return result
 
 
-def _office(instrument: Instrument, commune: str | None, kb: KnowledgeBase) -> Office | None:
+def office_for(instrument: Instrument, commune: str | None, kb: KnowledgeBase) -> Office | None:
     """The instrument's own offices serving the commune, else its agency's; None when the commune is unknown."""
     if commune is None:
         return None
@@ -127,9 +133,9 @@ def build_route(
 ) -> list[RouteStep]:
     """Ordered, numbered steps for the instruments selected from `results`."""
     prerequisite_ids = kb.prerequisite_ids
-    timed = [(r, _schedule(r.instrument, kb, today)) for r in _select(results, kb.rules.route_max_instruments)]
+    timed = [(r, schedule_on(r.instrument, kb, today)) for r in _select(results, kb.rules.route_max_instruments)]
     timed.sort(key=lambda pair: (_phase(pair[0], prerequisite_ids), pair[1].urgency))
     return [
-        RouteStep(number, result, when, _office(result.instrument, commune, kb))
+        RouteStep(number, result, when, office_for(result.instrument, commune, kb))
         for number, (result, when) in enumerate(timed, start=1)
     ]

@@ -1,0 +1,273 @@
+"""One turn of the conversation: (state, parsed message) -> (new state, replies, effects).
+
+Phases: new -> consent -> form (the diagnosis form of domain.yml) -> done. Commands (restart, delete_data,
+help, privacy, bot_challenge) work in every phase; questions about instruments, deadlines, offices and words
+are answered from the knowledge base in every phase and the pending question is asked again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from bot.dialogue.rules import DialogueRules
+from bot.dialogue.slots import extract_slots
+from bot.dialogue.state import ConversationState
+from bot.domain import Domain
+from bot.replies import Reply, Speaker
+from knowledge import Diagnosis, KnowledgeBase, diagnose, parse_profile
+from knowledge.profile import PROFILE_FIELDS
+from knowledge.route import instrument_card, office_for, schedule_on
+from nlu.parse import ParseDict
+
+__all__ = ["Policy", "Turn"]
+
+QUESTION_INTENTS = {"ask_instrument", "ask_requirements", "ask_deadline", "ask_office", "ask_definition"}
+INFO_RESPONSES = {"help": "utter_help", "privacy": "utter_privacy", "bot_challenge": "utter_bot_challenge"}
+DEFAULT_OFFICE_INSTRUMENT = "sercotec_centro_negocios"
+
+
+@dataclass
+class Turn:
+    """The outcome of one message: the state to keep, what to say, and effects for the engine."""
+
+    state: ConversationState
+    replies: list[Reply] = field(default_factory=list)
+    erase: bool = False
+    diagnosis: Diagnosis | None = None
+
+
+class Policy:
+    """Decides the replies of one turn from the domain, the dialogue rules and the knowledge base."""
+
+    def __init__(self, domain: Domain, rules: DialogueRules, kb: KnowledgeBase, speaker: Speaker) -> None:
+        self.domain = domain
+        self.rules = rules
+        self.kb = kb
+        self.speaker = speaker
+        self.form = domain.forms[rules.form].required_slots
+
+    # -- entry point -------------------------------------------------------------------------------------------
+
+    def step(self, state: ConversationState, parse: ParseDict, today: date) -> Turn:
+        """Handle one parsed message."""
+        turn = Turn(state.model_copy(deep=True))
+        intent = parse["intent"]["name"]
+        if intent == "delete_data":
+            return self._erase(turn, "utter_deleted")
+        if intent == "restart" or (intent == "start_diagnosis" and turn.state.phase == "done"):
+            return self._restart(turn, today)
+        if intent in INFO_RESPONSES:
+            turn.replies.append(self.speaker.say(INFO_RESPONSES[intent]))
+            return self._continue(turn, today)
+        if intent in QUESTION_INTENTS:
+            turn.replies.append(self._answer(intent, parse, turn.state, today))
+            return self._continue(turn, today, resume=True)
+        handler = {"new": self._new, "consent": self._consent, "form": self._form, "done": self._done}
+        return handler[turn.state.phase](turn, parse, today)
+
+    # -- phases ------------------------------------------------------------------------------------------------
+
+    def _new(self, turn: Turn, parse: ParseDict, today: date) -> Turn:
+        """Greet, keep what the first message already said (not stored as a diagnosis), ask for consent."""
+        turn.state.pending = extract_slots(parse, self.domain, self.rules, self.rules.form, None).values
+        turn.state.phase = "consent"
+        turn.replies += [self.speaker.say("utter_greet"), self.speaker.say("utter_ask_consent")]
+        return turn
+
+    def _consent(self, turn: Turn, parse: ParseDict, today: date) -> Turn:
+        consent = extract_slots(parse, self.domain, self.rules, self.rules.consent_form, "consent").values
+        if consent.get("consent") is False:
+            return self._erase(turn, "utter_consent_declined")
+        if consent.get("consent") is not True:
+            turn.replies.append(self.speaker.say("utter_ask_consent"))
+            return turn
+        state = turn.state
+        state.consent, state.phase = True, "form"
+        self._fill(state, state.pending)
+        state.pending = {}
+        turn.replies.append(self.speaker.say("utter_consent_thanks"))
+        return self._next_question(turn, today)
+
+    def _form(self, turn: Turn, parse: ParseDict, today: date) -> Turn:
+        state = turn.state
+        intent = parse["intent"]["name"]
+        if intent == "dont_know" and state.requested_slot:
+            self._mark_unknown(state, state.requested_slot)
+            turn.replies.append(self.speaker.say("utter_noted_unknown"))
+            return self._next_question(turn, today)
+        if intent in {"thank", "goodbye", "out_of_scope"}:
+            turn.replies.append(self.speaker.say(f"utter_{intent}"))
+            return turn if intent == "goodbye" else self._continue(turn, today)
+        found = extract_slots(parse, self.domain, self.rules, self.rules.form, state.requested_slot)
+        corrected = self._fill(state, found.values)
+        if corrected:
+            turn.replies.append(self.speaker.say("utter_corrected"))
+        if found.invalid and not found.values:
+            turn.replies.append(self.speaker.say("utter_invalid_value"))
+        if not found.values:
+            state.attempts += 1
+            return self._ask(turn)
+        return self._next_question(turn, today)
+
+    def _done(self, turn: Turn, parse: ParseDict, today: date) -> Turn:
+        """After the route: corrections give a new route; anything else gets the hint of what can be asked."""
+        found = extract_slots(parse, self.domain, self.rules, self.rules.form, None)
+        if self._fill(turn.state, found.values):
+            turn.replies.append(self.speaker.say("utter_corrected"))
+            return self._deliver(turn, today)
+        name = {"thank": "utter_thank", "goodbye": "utter_goodbye"}.get(
+            parse["intent"]["name"], "utter_after_diagnosis"
+        )
+        turn.replies.append(self.speaker.say(name))
+        return turn
+
+    # -- helpers -----------------------------------------------------------------------------------------------
+
+    def _continue(self, turn: Turn, today: date, resume: bool = False) -> Turn:
+        """After an interruption: ask the pending question again (or consent) so nothing is lost."""
+        phase = turn.state.phase
+        if phase == "consent":
+            turn.replies.append(self.speaker.say("utter_ask_consent"))
+        elif phase == "form":
+            if resume:
+                turn.replies.append(self.speaker.say("utter_resume"))
+            return self._ask(turn)
+        elif phase == "new":
+            turn.state.phase = "consent"
+            turn.replies.append(self.speaker.say("utter_ask_consent"))
+        return turn
+
+    def _erase(self, turn: Turn, response: str) -> Turn:
+        turn.state = ConversationState()
+        turn.erase = True
+        turn.replies.append(self.speaker.say(response))
+        return turn
+
+    def _restart(self, turn: Turn, today: date) -> Turn:
+        consent = turn.state.consent
+        turn.state = ConversationState(consent=consent, phase="form" if consent else "consent")
+        turn.replies.append(self.speaker.say("utter_restart"))
+        if not consent:
+            turn.replies.append(self.speaker.say("utter_ask_consent"))
+            return turn
+        return self._next_question(turn, today)
+
+    def _fill(self, state: ConversationState, values: dict[str, Any]) -> bool:
+        """Store answers; True when an answer given before was changed (a correction)."""
+        corrected = False
+        for name, value in values.items():
+            if name not in PROFILE_FIELDS:
+                continue
+            previous = state.slots.get(name)
+            corrected = corrected or (previous is not None and previous != value)
+            state.slots[name] = value
+            if name in state.unknown:
+                state.unknown.remove(name)
+            if name in self.rules.implies_operating and value and state.slots.get("operating") is None:
+                state.slots["operating"] = True
+        return corrected
+
+    def _mark_unknown(self, state: ConversationState, slot: str) -> None:
+        state.slots.pop(slot, None)
+        if slot not in state.unknown:
+            state.unknown.append(slot)
+
+    def _missing_slot(self, state: ConversationState) -> str | None:
+        for slot in self.form:
+            if slot in state.slots or slot in state.unknown:
+                continue
+            skip = self.rules.skip.get(slot)
+            if skip and all(state.slots.get(k) == v for k, v in skip.when.items()):
+                state.slots[slot] = skip.value
+                continue
+            return slot
+        return None
+
+    def _next_question(self, turn: Turn, today: date) -> Turn:
+        state = turn.state
+        slot = self._missing_slot(state)
+        if slot != state.requested_slot:
+            state.attempts = 0
+        state.requested_slot = slot
+        if slot is None:
+            return self._deliver(turn, today)
+        return self._ask(turn)
+
+    def _ask(self, turn: Turn) -> Turn:
+        state = turn.state
+        if state.requested_slot is None:
+            turn.replies.append(self.speaker.say("utter_after_diagnosis"))
+            return turn
+        reply = self.speaker.ask(state.requested_slot, state.attempts, self.rules.max_reasks)
+        state.buttons = {button.title: button.payload for button in reply.buttons}
+        turn.replies.append(reply)
+        return turn
+
+    def _deliver(self, turn: Turn, today: date) -> Turn:
+        """Diagnose the answers and send the route."""
+        state = turn.state
+        diagnosis = self._diagnose(state, today)
+        state.phase, state.requested_slot, state.buttons = "done", None, {}
+        state.route = [step.result.instrument.id for step in diagnosis.route]
+        state.diagnoses += 1
+        turn.diagnosis = diagnosis
+        turn.replies += [
+            self.speaker.say("utter_diagnosis_ready"),
+            self.speaker.diagnosis(diagnosis),
+            self.speaker.say("utter_after_diagnosis"),
+        ]
+        return turn
+
+    def _diagnose(self, state: ConversationState, today: date) -> Diagnosis:
+        profile = parse_profile({k: v for k, v in state.slots.items() if k in PROFILE_FIELDS}, self.kb)
+        return diagnose(profile, self.kb, today)
+
+    # -- answers from the knowledge base -------------------------------------------------------------------------
+
+    def _answer(self, intent: str, parse: ParseDict, state: ConversationState, today: date) -> Reply:
+        values = {e["entity"]: e["value"] for e in reversed(parse["entities"])}
+        if intent == "ask_definition":
+            term = self.kb.glossary.get(str(values.get("term")))
+            return (
+                self.speaker.answer("definition", today, term=term) if term else self.speaker.say("utter_unknown_term")
+            )
+        instrument_id = self._instrument_asked(values, state, intent)
+        if instrument_id is None:
+            return self.speaker.say("utter_unknown_instrument")
+        instrument = self.kb.instruments[instrument_id]
+        commune_id = str(values.get("commune") or state.slots.get("commune") or "") or None
+        card = instrument_card(
+            instrument, schedule_on(instrument, self.kb, today), office_for(instrument, commune_id, self.kb)
+        )
+        kind = {"ask_deadline": "deadline", "ask_office": "office", "ask_requirements": "requirements"}.get(
+            intent, "instrument"
+        )
+        return self.speaker.answer(
+            kind,
+            today,
+            instrument=instrument,
+            agency=self.kb.agencies[instrument.agency],
+            card=card,
+            commune=self.kb.communes.get(commune_id) if commune_id else None,
+            result=self._result_for(state, instrument_id, today),
+        )
+
+    def _result_for(self, state: ConversationState, instrument_id: str, today: date) -> dict[str, Any] | None:
+        """The user's verdict on an instrument once the diagnosis is done (recomputed: it is cheap)."""
+        if state.phase != "done":
+            return None
+        results = self._diagnose(state, today).instruments
+        return next((r.to_dict() for r in results if r.instrument.id == instrument_id), None)
+
+    def _instrument_asked(self, values: dict[str, Any], state: ConversationState, intent: str) -> str | None:
+        """The instrument named, else the first of the user's route from the agency named, else a default."""
+        named = values.get("instrument")
+        if named in self.kb.instruments:
+            return str(named)
+        agency = values.get("agency")
+        candidates = state.route + list(self.kb.instruments)
+        if agency:
+            return next((i for i in candidates if self.kb.instruments[i].agency == agency), None)
+        return DEFAULT_OFFICE_INSTRUMENT if intent == "ask_office" else None

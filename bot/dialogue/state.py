@@ -1,0 +1,26 @@
+"""The state of one conversation: what is stored between turns (no raw id, no free text)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+__all__ = ["ConversationState", "Phase"]
+
+Phase = Literal["new", "consent", "form", "done"]
+
+
+class ConversationState(BaseModel):
+    """Answers given so far, the question pending and how many times it was re-asked."""
+
+    phase: Phase = "new"
+    consent: bool = False
+    slots: dict[str, Any] = {}
+    unknown: list[str] = []
+    pending: dict[str, Any] = {}
+    requested_slot: str | None = None
+    attempts: int = 0
+    buttons: dict[str, str] = {}
+    route: list[str] = []
+    diagnoses: int = 0

@@ -1,0 +1,138 @@
+"""The engine: one turn = (channel, user id, message) -> replies. Channels only translate to and from it.
+
+Data flows one way: the message is cleaned, parsed by the NLU backend, handled by the dialogue policy (which
+asks the knowledge base and the templates), and the new state is stored under an HMAC pseudonym of the user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from bot.dialogue.policy import Policy, Turn
+from bot.dialogue.rules import DialogueRules, load_dialogue_rules
+from bot.dialogue.state import ConversationState
+from bot.domain import Domain, load_domain
+from bot.render import Format
+from bot.replies import Reply, Speaker
+from bot.settings import Settings
+from bot.storage import Store
+from knowledge import Diagnosis, KnowledgeBase, load_knowledge_base
+from nlu.backends import make_backend
+from nlu.parse import NluBackend, normalize
+
+__all__ = ["Engine", "build_engine"]
+
+logger = logging.getLogger(__name__)
+MAX_MESSAGE_CHARS = 4_000
+
+
+@dataclass
+class Engine:
+    """Wires NLU, dialogue policy and storage for one reply format."""
+
+    kb: KnowledgeBase
+    domain: Domain
+    rules: DialogueRules
+    nlu: NluBackend
+    store: Store
+    pseudonym_key: bytes
+    fmt: Format = "text"
+
+    def __post_init__(self) -> None:
+        self.speaker = Speaker(self.domain, self.kb, self.fmt)
+        self.policy = Policy(self.domain, self.rules, self.kb, self.speaker)
+
+    def user_key(self, channel: str, user_id: str) -> str:
+        """The pseudonym under which a user's data is kept: an HMAC of channel and id (not reversible)."""
+        return hmac.new(self.pseudonym_key, f"{channel}:{user_id}".encode(), hashlib.sha256).hexdigest()
+
+    def handle(self, channel: str, user_id: str, text: str, today: date | None = None) -> list[Reply]:
+        """Reply to one text message (or a button payload)."""
+        key = self.user_key(channel, user_id)
+        state = self._state(key)
+        message = _clean(text)
+        if not message:
+            return self._unsupported(key, state)
+        message = state.buttons.get(_button_key(message, state.buttons), message)
+        turn = self.policy.step(state, self.nlu.parse(message), today or date.today())
+        self._persist(key, turn)
+        return turn.replies
+
+    def handle_unsupported(self, channel: str, user_id: str) -> list[Reply]:
+        """Reply to a voice note, photo, sticker…: say what the bot understands and ask again."""
+        key = self.user_key(channel, user_id)
+        return self._unsupported(key, self._state(key))
+
+    def _unsupported(self, key: str, state: ConversationState) -> list[Reply]:
+        replies = [self.speaker.say("utter_unsupported_message")]
+        if state.phase == "form" and state.requested_slot:
+            replies.append(self.speaker.ask(state.requested_slot, 0, self.rules.max_reasks))
+        return replies
+
+    def _state(self, key: str) -> ConversationState:
+        raw = self.store.load_state(key)
+        try:
+            return ConversationState.model_validate(raw or {})
+        except ValueError:
+            logger.warning("unreadable conversation state; starting over")
+            return ConversationState()
+
+    def _persist(self, key: str, turn: Turn) -> None:
+        if turn.erase:
+            self.store.erase(key)
+            return
+        self.store.save_state(key, turn.state.model_dump(mode="json"))
+        if turn.diagnosis is not None:
+            self.store.add_diagnosis(
+                key, turn.diagnosis.profile.model_dump(), _results(turn.diagnosis), self.kb.version
+            )
+
+
+def _results(diagnosis: Diagnosis) -> dict[str, Any]:
+    """What is kept of a diagnosis: classifications and instrument ids, no text."""
+    return {
+        "segment": diagnosis.segment.value,
+        "family": diagnosis.facts["family"],
+        "stage": diagnosis.stage.value,
+        "size": diagnosis.facts["size"],
+        "pertinence": diagnosis.pertinence.level,
+        "eligible": [r.instrument.id for r in diagnosis.instruments if r.eligible],
+        "route": [step.result.instrument.id for step in diagnosis.route],
+        "today": diagnosis.today.isoformat(),
+    }
+
+
+def _clean(text: str) -> str:
+    """Printable text only (control characters become spaces), trimmed to a sane length."""
+    cleaned = "".join(
+        " " if unicodedata.category(c).startswith("C") and c not in "\n" else c for c in text[:MAX_MESSAGE_CHARS]
+    )
+    return cleaned.strip()
+
+
+def _button_key(message: str, buttons: dict[str, str]) -> str:
+    """The title of the pending question's button the message repeats (typed or tapped), if any."""
+    wanted = normalize(message).strip(" .!¡¿?")
+    return next((title for title in buttons if normalize(title) == wanted), message)
+
+
+def build_engine(settings: Settings, fmt: Format = "text") -> Engine:
+    """The engine with the configured NLU backend and database."""
+    nlu = make_backend(
+        settings.nlu_backend, settings.nlu_data_path, settings.nlu_cache_dir, settings.rasa_url, settings.rasa_timeout
+    )
+    return Engine(
+        kb=load_knowledge_base(),
+        domain=load_domain(settings.domain_path),
+        rules=load_dialogue_rules(),
+        nlu=nlu,
+        store=Store(settings.resolved_database_url),
+        pseudonym_key=settings.resolved_pseudonym_key(),
+        fmt=fmt,
+    )

@@ -1,0 +1,58 @@
+"""What the assistant sends back: text, buttons and, once, the diagnosis; built from domain responses and templates."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from bot.domain import Button, Domain
+from bot.render import Format, render_answer, render_diagnosis
+from knowledge import Diagnosis, KnowledgeBase
+
+__all__ = ["Reply", "Speaker"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to the user. `buttons` are the choices of a closed question."""
+
+    text: str
+    buttons: list[Button] = field(default_factory=list)
+    diagnosis: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `ruta chat --json` shape: {"text", "buttons": [titles], "diagnosis"}."""
+        return {"text": self.text, "buttons": [button.title for button in self.buttons], "diagnosis": self.diagnosis}
+
+
+class Speaker:
+    """Turns response ids and knowledge into replies in one format (plain text or Telegram HTML)."""
+
+    def __init__(self, domain: Domain, kb: KnowledgeBase, fmt: Format) -> None:
+        self.domain = domain
+        self.kb = kb
+        self.fmt = fmt
+
+    def say(self, name: str, buttons_from: str | None = None) -> Reply:
+        """Response `name`; with the buttons of `buttons_from` (or its own) for closed questions."""
+        response = self.domain.response(name)
+        buttons = self.domain.response(buttons_from).buttons if buttons_from else response.buttons
+        text = html.escape(response.text, quote=False) if self.fmt == "html" else response.text
+        return Reply(text, list(buttons))
+
+    def ask(self, slot: str, attempt: int, max_reasks: int) -> Reply:
+        """The question for `slot`: first as asked, then once with an example, then 'choose an option'."""
+        question = f"utter_ask_{slot}"
+        if attempt == 0:
+            return self.say(question)
+        if attempt <= max_reasks and f"utter_reask_{slot}" in self.domain.responses:
+            return self.say(f"utter_reask_{slot}", buttons_from=question)
+        return self.say("utter_choose_option", buttons_from=question)
+
+    def diagnosis(self, diagnosis: Diagnosis) -> Reply:
+        return Reply(render_diagnosis(diagnosis, self.kb, self.fmt).strip(), [], diagnosis.to_dict())
+
+    def answer(self, kind: str, today: date, **context: Any) -> Reply:
+        return Reply(render_answer(kind, self.kb, self.fmt, today=today, **context).strip())

@@ -1,0 +1,58 @@
+"""Configuration from `RUTA_*` environment variables (pydantic-settings), with zero-set-up defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_HOME = Path.home() / ".ruta-emprende"
+
+
+class Settings(BaseSettings):
+    """Every setting can be given as an environment variable `RUTA_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="RUTA_", extra="ignore")
+
+    home: Path = Field(default=DEFAULT_HOME, description="Where the default database, key and caches live.")
+    database_url: str | None = Field(default=None, description="Any SQLAlchemy URL; default a SQLite file in home.")
+    pseudonym_key: str | None = Field(default=None, description="HMAC key for user pseudonyms; default a random key.")
+    nlu_backend: Literal["embedded", "rasa"] = "embedded"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout: float = Field(default=2.0, gt=0, description="Seconds before a Rasa parse falls back.")
+    domain_path: Path = REPO_ROOT / "domain.yml"
+    nlu_data_path: Path = REPO_ROOT / "nlu" / "data"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'ruta.sqlite3'}"
+
+    @property
+    def nlu_cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    def resolved_pseudonym_key(self) -> bytes:
+        """The configured key, else a random key created once in `home/pseudonym.key` (mode 0600)."""
+        if self.pseudonym_key:
+            return self.pseudonym_key.encode()
+        path = self.home / "pseudonym.key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+
+@cache
+def get_settings() -> Settings:
+    """The settings of this process (read once)."""
+    return Settings()

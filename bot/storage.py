@@ -1,0 +1,119 @@
+"""Storage (SQLAlchemy 2): conversation state and finished diagnoses, keyed by a pseudonym, never a raw id.
+
+The schema is created and upgraded by the Alembic migrations in `bot/migrations` (run at start-up). Default:
+a SQLite file; any SQLAlchemy URL through `RUTA_DATABASE_URL`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import JSON, Boolean, DateTime, Engine, Integer, String, create_engine, delete, event, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+__all__ = ["Base", "ConversationRow", "DiagnosisRecord", "Store", "migrate"]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ConversationRow(Base):
+    """The state of one conversation; `key` is an HMAC of the channel and its user id."""
+
+    __tablename__ = "conversations"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DiagnosisRecord(Base):
+    """A finished diagnosis: the answers and the results only (no free text), with the consent given."""
+
+    __tablename__ = "diagnoses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_key: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    consent: Mapped[bool] = mapped_column(Boolean)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    results: Mapped[dict[str, Any]] = mapped_column(JSON)
+    kb_version: Mapped[str] = mapped_column(String(32))
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class Store:
+    """Reads and writes conversations and diagnoses."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        migrate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def load_state(self, key: str) -> dict[str, Any] | None:
+        with self._sessions() as session:
+            row = session.get(ConversationRow, key)
+            return None if row is None else dict(row.state)
+
+    def save_state(self, key: str, state: dict[str, Any]) -> None:
+        with self._sessions.begin() as session:
+            session.merge(ConversationRow(key=key, state=state, updated_at=datetime.now(UTC)))
+
+    def add_diagnosis(self, key: str, answers: dict[str, Any], results: dict[str, Any], kb_version: str) -> None:
+        with self._sessions.begin() as session:
+            session.add(
+                DiagnosisRecord(
+                    user_key=key,
+                    created_at=datetime.now(UTC),
+                    consent=True,
+                    answers=answers,
+                    results=results,
+                    kb_version=kb_version,
+                )
+            )
+
+    def erase(self, key: str) -> None:
+        """Delete everything kept about one user (conversation and diagnoses)."""
+        with self._sessions.begin() as session:
+            session.execute(delete(ConversationRow).where(ConversationRow.key == key))
+            session.execute(delete(DiagnosisRecord).where(DiagnosisRecord.user_key == key))
+
+    def diagnoses(self, key: str | None = None) -> list[DiagnosisRecord]:
+        with self._sessions() as session:
+            query = select(DiagnosisRecord).order_by(DiagnosisRecord.id)
+            if key is not None:
+                query = query.where(DiagnosisRecord.user_key == key)
+            return list(session.scalars(query))
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def close(self) -> None:
+        self.engine.dispose()

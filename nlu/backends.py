@@ -1,0 +1,26 @@
+"""Choose an NLU backend by name: the embedded one (default) or a Rasa server with embedded fallback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from nlu.embedded import EmbeddedNlu
+from nlu.parse import NluBackend
+from nlu.rasa_backend import RasaNlu
+
+__all__ = ["make_backend"]
+
+
+def make_backend(
+    name: Literal["embedded", "rasa"],
+    data_path: Path,
+    cache_dir: Path | None,
+    rasa_url: str = "http://127.0.0.1:5005",
+    rasa_timeout: float = 2.0,
+) -> NluBackend:
+    """The backend called `name`; the Rasa backend falls back to the embedded one message by message."""
+    embedded = EmbeddedNlu((data_path,), cache_dir)
+    if name == "rasa":
+        return RasaNlu(rasa_url, rasa_timeout, fallback=embedded)
+    return embedded

@@ -1,0 +1,100 @@
+"""The embedded NLU backend: in-process, trained from `nlu/data` (or loaded from a cache keyed by its hash).
+
+Intents: a scikit-learn classifier over character and word n-grams of the accent-free text. Entities: the
+gazetteer (synonyms, lookup tables, annotations, with fuzzy matching) plus the number/money/duration parser.
+Button payloads (`/inform{"commune": "caldera"}`) are parsed exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sklearn
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from nlu.entities import numeric_entities
+from nlu.gazetteer import Gazetteer
+from nlu.parse import EntityDict, IntentDict, ParseDict, normalize, parse_payload
+from nlu.training_data import DATA_DIR, data_hash, load_training_data
+
+__all__ = ["EmbeddedNlu", "train_model"]
+
+logger = logging.getLogger(__name__)
+_MODEL_VERSION = "1"
+_MAX_CHARS = 2_000  # longer messages are classified on their beginning (entities still read the whole text)
+
+
+@dataclass
+class _Model:
+    classifier: Pipeline
+    gazetteer: Gazetteer
+
+
+def train_model(paths: Sequence[Path]) -> _Model:
+    """Fit the intent classifier and build the gazetteer from Rasa YAML training data."""
+    data = load_training_data(paths)
+    features = FeatureUnion(
+        [
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1)),
+            ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\w+")),
+        ]
+    )
+    classifier = Pipeline([("features", features), ("model", LogisticRegression(C=20.0, max_iter=3000))])
+    classifier.fit([normalize(e.text) for e in data.examples], [e.intent for e in data.examples])
+    return _Model(classifier, Gazetteer.from_training_data(data))
+
+
+def _load_or_train(paths: Sequence[Path], cache_dir: Path | None) -> _Model:
+    key = f"{data_hash(paths)}-{_MODEL_VERSION}-sk{sklearn.__version__}"
+    cached = cache_dir / f"embedded-{key}.pkl" if cache_dir else None
+    if cached is not None and cached.exists():
+        try:
+            with cached.open("rb") as handle:
+                model: _Model = pickle.load(handle)
+            return model
+        except (OSError, pickle.UnpicklingError, AttributeError, EOFError):
+            logger.warning("NLU cache %s unreadable; retraining", cached)
+    model = train_model(paths)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(".tmp")
+            with partial.open("wb") as handle:
+                pickle.dump(model, handle)
+            partial.replace(cached)
+        except OSError:
+            logger.warning("cannot write NLU cache %s", cached)
+    return model
+
+
+class EmbeddedNlu:
+    """In-process NLU with the same answer shape as Rasa's `/model/parse`."""
+
+    name = "embedded"
+
+    def __init__(self, paths: Sequence[Path] = (DATA_DIR,), cache_dir: Path | None = None) -> None:
+        self._model = _load_or_train(paths, cache_dir)
+
+    def parse(self, text: str) -> ParseDict:
+        payload = parse_payload(text)
+        if payload is not None:
+            return payload
+        return ParseDict(text=text, intent=self.intent(text), entities=self.entities(text))
+
+    def intent(self, text: str) -> IntentDict:
+        normalized = normalize(text[:_MAX_CHARS]).strip()
+        if not normalized:
+            return IntentDict(name="out_of_scope", confidence=0.0)
+        probabilities = self._model.classifier.predict_proba([normalized])[0]
+        best = int(probabilities.argmax())
+        return IntentDict(name=str(self._model.classifier.classes_[best]), confidence=float(probabilities[best]))
+
+    def entities(self, text: str) -> list[EntityDict]:
+        words = self._model.gazetteer.find(text)
+        return sorted(words + numeric_entities(text, words), key=lambda entity: entity["start"])
