@@ -24,7 +24,7 @@ from bot.settings import Settings
 from bot.storage import Store
 from knowledge import Diagnosis, KnowledgeBase, load_knowledge_base
 from nlu.backends import make_backend
-from nlu.parse import NluBackend, normalize
+from nlu.parse import IntentDict, NluBackend, ParseDict, normalize
 
 __all__ = ["Engine", "build_engine"]
 
@@ -60,7 +60,7 @@ class Engine:
         if not message:
             return self._unsupported(key, state)
         message = state.buttons.get(_button_key(message, state.buttons), message)
-        turn = self.policy.step(state, self.nlu.parse(message), today or date.today())
+        turn = self.policy.step(state, self._parse(message), today or date.today())
         self._persist(key, turn)
         return turn.replies
 
@@ -68,6 +68,16 @@ class Engine:
         """Reply to a voice note, photo, sticker…: say what the bot understands and ask again."""
         key = self.user_key(channel, user_id)
         return self._unsupported(key, self._state(key))
+
+    def _parse(self, message: str) -> ParseDict:
+        """NLU of the message; a command (/borrar) is its intent; an intent the domain lacks is out of scope."""
+        command = message.split()[0].lstrip("/").split("@")[0].lower() if message.startswith("/") else ""
+        if command in self.rules.commands:
+            message = "/" + self.rules.commands[command]
+        parse = self.nlu.parse(message)
+        if parse["intent"]["name"] not in self.domain.intents:
+            parse = ParseDict(text=message, intent=IntentDict(name="out_of_scope", confidence=1.0), entities=[])
+        return parse
 
     def _unsupported(self, key: str, state: ConversationState) -> list[Reply]:
         replies = [self.speaker.say("utter_unsupported_message")]

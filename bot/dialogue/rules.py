@@ -37,6 +37,7 @@ class DialogueRules(_Strict):
     ranges: dict[str, Range]
     sales_thousands_below: int
     rsh_bands: list[int]
+    commands: dict[str, str]
 
 
 @cache
