@@ -10,14 +10,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import JSON, Boolean, DateTime, Engine, Integer, String, create_engine, delete, event, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    create_engine,
+    delete,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 __all__ = ["Base", "ConversationRow", "DiagnosisRecord", "Store", "migrate"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SCHEMA_REVISION = "0001"  # the newest file in migrations/versions (a test keeps them equal)
 
 
 class Base(DeclarativeBase):
@@ -48,6 +62,9 @@ class DiagnosisRecord(Base):
     kb_version: Mapped[str] = mapped_column(String(32))
 
 
+_CONVERSATIONS = ConversationRow.__table__
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -56,8 +73,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _current_revision(engine: Engine) -> str | None:
+    if not inspect(engine).has_table("alembic_version"):
+        return None
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest Alembic revision (Alembic is imported only when there is work to do)."""
+    if _current_revision(engine) == SCHEMA_REVISION:
+        return
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
@@ -78,13 +107,18 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def load_state(self, key: str) -> dict[str, Any] | None:
-        with self._sessions() as session:
-            row = session.get(ConversationRow, key)
-            return None if row is None else dict(row.state)
+        """The stored state of a conversation (Core query: this runs on every turn)."""
+        with self.engine.connect() as connection:
+            state = connection.execute(select(_CONVERSATIONS.c.state).where(_CONVERSATIONS.c.key == key)).scalar()
+        return None if state is None else dict(state)
 
     def save_state(self, key: str, state: dict[str, Any]) -> None:
-        with self._sessions.begin() as session:
-            session.merge(ConversationRow(key=key, state=state, updated_at=datetime.now(UTC)))
+        """Update or insert the state of a conversation in one transaction."""
+        values = {"state": state, "updated_at": datetime.now(UTC)}
+        with self.engine.begin() as connection:
+            updated = connection.execute(update(_CONVERSATIONS).where(_CONVERSATIONS.c.key == key).values(values))
+            if updated.rowcount == 0:
+                connection.execute(insert(_CONVERSATIONS).values(key=key, **values))
 
     def add_diagnosis(self, key: str, answers: dict[str, Any], results: dict[str, Any], kb_version: str) -> None:
         with self._sessions.begin() as session:

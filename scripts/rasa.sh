@@ -139,10 +139,20 @@ train() {
   if [[ -f "$model" ]]; then
     echo "rasa.sh: model up to date" >&2
   else
+    # Train into a private folder and move the result into place, so that an interrupted or concurrent
+    # run never leaves a half-written model under the final name; then drop the models of older data.
     mkdir -p "$MODELS_DIR"
+    local tmp
+    tmp="$(mktemp -d "$MODELS_DIR/.train.XXXXXX")"
+    # shellcheck disable=SC2064
+    trap "rm -rf '$tmp'" EXIT
     "$VENV/bin/rasa" train nlu --nlu "$NLU_DATA" --config "$NLU_CONFIG" --domain "$DOMAIN" \
-      --out "$MODELS_DIR" --fixed-model-name "$name" >&2
-    [[ -f "$model" ]] || die "training did not produce $model"
+      --out "$tmp" --fixed-model-name "$name" >&2
+    [[ -f "$tmp/$name.tar.gz" ]] || die "training did not produce $tmp/$name.tar.gz"
+    mv -f "$tmp/$name.tar.gz" "$model"
+    rm -rf "$tmp"
+    trap - EXIT
+    find "$MODELS_DIR" -maxdepth 1 -name 'nlu-*.tar.gz' ! -name "$name.tar.gz" -delete
   fi
   echo "$model"
 }
@@ -173,7 +183,7 @@ case "$cmd" in
     run "$@"
     ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"
     [[ -z "$cmd" || "$cmd" == "-h" || "$cmd" == "--help" ]] || exit 2
     ;;
 esac

@@ -1,0 +1,37 @@
+"""Storage: migrations, state round trip, erasure, and the schema revision constant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from bot.storage import MIGRATIONS, SCHEMA_REVISION, Store
+
+
+def test_the_schema_revision_is_the_newest_migration() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_REVISION
+
+
+def test_a_new_database_is_migrated_and_reopening_it_changes_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    Store(url).close()
+    store = Store(url)
+    assert {"conversations", "diagnoses", "alembic_version"} <= set(inspect(store.engine).get_table_names())
+
+
+def test_state_round_trip_and_erasure(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    store.save_state("k1", {"phase": "form", "slots": {"age": 40}})
+    store.save_state("k1", {"phase": "done", "slots": {"age": 41}})
+    store.add_diagnosis("k1", {"age": 41}, {"segment": "subsistence"}, "v1")
+    store.add_diagnosis("k2", {"age": 30}, {"segment": "subsistence"}, "v1")
+    assert store.load_state("k1") == {"phase": "done", "slots": {"age": 41}}
+    store.erase("k1")
+    assert store.load_state("k1") is None
+    assert store.diagnoses("k1") == []
+    assert len(store.diagnoses("k2")) == 1
