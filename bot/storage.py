@@ -17,6 +17,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     String,
+    Table,
     create_engine,
     delete,
     event,
@@ -62,7 +63,7 @@ class DiagnosisRecord(Base):
     kb_version: Mapped[str] = mapped_column(String(32))
 
 
-_CONVERSATIONS = ConversationRow.__table__
+_CONVERSATIONS: Table = ConversationRow.__table__  # type: ignore[assignment]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -7,6 +7,7 @@ without importing scikit-learn in the bot process, so start-up stays short and a
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -38,7 +39,7 @@ def char_ngrams(text: str) -> list[str]:
 def word_ngrams(text: str) -> list[str]:
     """Words and word pairs."""
     words = _WORDS.findall(text)
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
 @dataclass
