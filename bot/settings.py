@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     nlu_backend: Literal["embedded", "rasa"] = "embedded"
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout: float = Field(default=2.0, gt=0, description="Seconds before a Rasa parse falls back.")
+    nlu_cache: Path | None = Field(default=None, description="Where trained NLU models are cached (home/cache).")
     domain_path: Path = REPO_ROOT / "domain.yml"
     nlu_data_path: Path = REPO_ROOT / "nlu" / "data"
 
@@ -37,7 +38,7 @@ class Settings(BaseSettings):
 
     @property
     def nlu_cache_dir(self) -> Path:
-        return self.home / "cache"
+        return self.nlu_cache or self.home / "cache"
 
     def resolved_pseudonym_key(self) -> bytes:
         """The configured key, else a random key created once in `home/pseudonym.key` (mode 0600)."""
