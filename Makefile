@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit bench clean
+.PHONY: install run test lint typecheck unit bench rasa clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job: diagnose the example profile and print the message the entrepreneur would read.
+## The main job: the console chat (embedded NLU, SQLite in ~/.ruta-emprende; no token, no server).
 run: $(STAMP)
-	$(BIN)/ruta diagnose --format text bot/examples/almacen_vallenar.json
+	$(BIN)/ruta chat
 
 ## Everything CI runs: lint, type check, knowledge-base validation and the test suite.
 test: lint typecheck unit
@@ -34,6 +34,11 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/diagnose_bench.py
+	$(BIN)/python bench/chat_bench.py
+
+## Optional: a real Rasa server on 127.0.0.1:5005 (installs .venv-rasa, validates, trains, serves).
+rasa:
+	scripts/rasa.sh all 5005
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-rasa .rasa build *.egg-info .pytest_cache .ruff_cache .mypy_cache

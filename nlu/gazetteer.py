@@ -18,6 +18,8 @@ _WORD = re.compile(r"\w+(?:[%]|\b)")
 _MAX_WORDS = 5
 _FUZZY_MIN_CHARS = 5
 _FUZZY_CUTOFF = 87.0
+# Everyday words that are also entity values ("otro" is a sector id): never an entity on their own.
+_AMBIGUOUS_WORDS = frozenset({"otro", "otra", "otros", "otras", "mas", "casa", "vez", "dia", "bien", "si", "no"})
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,11 @@ class Gazetteer:
                     mapped = data.synonyms.get(element.lower())
                     if mapped is not None:
                         votes[_key(element)][(entity, mapped)] += 1
-        phrases = {phrase: counter.most_common(1)[0][0] for phrase, counter in votes.items() if phrase}
+        phrases = {
+            phrase: counter.most_common(1)[0][0]
+            for phrase, counter in votes.items()
+            if phrase and phrase not in _AMBIGUOUS_WORDS
+        }
         return cls(phrases)
 
     def find(self, text: str) -> list[EntityDict]:
@@ -83,7 +89,8 @@ class Gazetteer:
         best = process.extractOne(
             phrase, self._by_words.get(size, []), scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, processor=None
         )
-        return self.phrases[best[0]] if best else None
+        # a typo rarely hits the first letter; "informacion" is not "formacion"
+        return self.phrases[best[0]] if best and best[0][0] == phrase[0] else None
 
 
 def _key(surface: str) -> str:

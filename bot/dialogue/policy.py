@@ -97,6 +97,8 @@ class Policy:
             self._mark_unknown(state, state.requested_slot)
             turn.replies.append(self.speaker.say("utter_noted_unknown"))
             return self._next_question(turn, today)
+        if intent == "greet" and not parse["entities"]:
+            return self._continue(turn, today, resume=True)
         if intent in {"thank", "goodbye", "out_of_scope"}:
             turn.replies.append(self.speaker.say(f"utter_{intent}"))
             return turn if intent == "goodbye" else self._continue(turn, today)
