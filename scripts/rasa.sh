@@ -8,7 +8,8 @@
 #   train     rasa train nlu into .rasa/models/nlu-<hash>.tar.gz (skipped when that model exists); prints its path
 #   run       rasa run --enable-api on 127.0.0.1:PORT (default 5005), in the foreground; trains first if needed
 #   all       setup, validate, train, run
-# Environment: RASA_PYTHON (a Python 3.10 interpreter), RASA_VENV (default .venv-rasa),
+# Environment: RASA_PYTHON (a Python 3.10 interpreter), RASA_VENV (default .venv-rasa), RASA_STRICT=1 (validate
+#              fails on warnings other than the unused intents/responses of an NLU-only project),
 #              RASA_DOMAIN / RASA_NLU_DATA / RASA_NLU_CONFIG / RASA_MODELS_DIR (override the project paths).
 set -euo pipefail
 
@@ -126,8 +127,21 @@ model_path() {
 validate() {
   require_venv
   require_data
-  # NLU-only project: no stories or rules, so there is nothing for the story-structure check to do.
-  "$VENV/bin/rasa" data validate --domain "$DOMAIN" --data "$NLU_DATA" --config "$NLU_CONFIG"
+  # NLU-only project: with no stories or rules every intent and response of the domain draws a "not used in
+  # any story or rule" warning, so --fail-on-warnings is unusable. Rasa fails only on errors; RASA_STRICT=1
+  # also fails on any other warning (e.g. an intent or entity of the data that the domain does not list).
+  local out status=0 others
+  out="$(mktemp)"
+  "$VENV/bin/rasa" data validate --domain "$DOMAIN" --data "$NLU_DATA" --config "$NLU_CONFIG" 2>&1 |
+    tee "$out" || status=$?
+  others="$(grep 'UserWarning: ' "$out" | grep -vc 'is not used in any story or rule' || true)"
+  rm -f "$out"
+  [[ "$status" -eq 0 ]] || die "rasa data validate failed (exit $status)"
+  if [[ "$others" -gt 0 ]]; then
+    [[ "${RASA_STRICT:-0}" == "1" ]] && die "rasa data validate: $others warning(s) besides unused intents/responses"
+    echo "rasa.sh: $others warning(s) besides unused intents/responses (RASA_STRICT=1 makes them fatal)" >&2
+  fi
+  echo "rasa.sh: validation passed" >&2
 }
 
 train() {

@@ -51,7 +51,7 @@ def rasa_server() -> Iterator[str]:
     """A real Rasa server (installed, validated, trained and started by scripts/rasa.sh); its base URL."""
     from tests.rasa_service import start_rasa_server
 
-    server = start_rasa_server()
+    server = start_rasa_server(env={"RASA_STRICT": "1"})
     try:
         yield server.url
     finally:
