@@ -14,8 +14,6 @@ from typing import IO, Any, NoReturn
 import click
 import orjson
 
-from bot.console import run_interactive, run_json
-from bot.engine import build_engine
 from bot.profile_input import InputError, read_documents
 from bot.render import render_diagnosis
 from bot.settings import get_settings
@@ -30,9 +28,6 @@ from knowledge import (
     validate_knowledge_base,
 )
 from knowledge.loader import DEFAULT_DATA_DIR
-from nlu.backends import make_backend
-from nlu.evaluation import evaluate
-from nlu.training_data import load_training_data
 
 __all__ = ["main"]
 
@@ -146,6 +141,9 @@ def validate(directory: Path) -> None:
 @click.option("--today", type=IsoDate(), default=None, help="Day to compute deadlines against (default: today).")
 def chat(as_json: bool, script: IO[str] | None, user: str, today: date | None) -> None:
     """Talk to the assistant in the console (the main job), or drive it line by line with --json."""
+    from bot.console import run_interactive, run_json  # the chat stack is imported only by the commands using it
+    from bot.engine import build_engine
+
     engine = build_engine(get_settings())
     if as_json or script is not None:
         run_json(engine, script or sys.stdin, user, today)
@@ -164,6 +162,8 @@ BACKEND_OPTION = click.option(
 
 
 def _backend(name: str | None) -> Any:
+    from nlu.backends import make_backend
+
     settings = get_settings()
     return make_backend(
         name or settings.nlu_backend,  # type: ignore[arg-type]
@@ -192,6 +192,9 @@ def parse(text: str, backend: str | None) -> None:
 @click.option("--errors", "show_errors", is_flag=True, help="Also list the misparsed examples.")
 def eval_command(test_file: Path, backend: str | None, show_errors: bool) -> None:
     """Intent accuracy, macro-F1 and entity precision/recall/F1 on an annotated Rasa YAML file."""
+    from nlu.evaluation import evaluate
+    from nlu.training_data import load_training_data
+
     parser = _backend(backend)
     synonyms = load_training_data([get_settings().nlu_data_path]).synonyms
     report = evaluate(parser, load_training_data([test_file]), synonyms)
