@@ -265,7 +265,7 @@ class Policy:
 
     def _instrument_asked(self, values: dict[str, Any], state: ConversationState, intent: str) -> str | None:
         """The instrument named, else the first of the user's route from the agency named, else a default."""
-        named = values.get("instrument")
+        named = values.get("instrument") or self.rules.term_instruments.get(str(values.get("term")))
         if named in self.kb.instruments:
             return str(named)
         agency = values.get("agency")

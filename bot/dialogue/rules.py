@@ -38,6 +38,7 @@ class DialogueRules(_Strict):
     sales_thousands_below: int
     rsh_bands: list[int]
     commands: dict[str, str]
+    term_instruments: dict[str, str]
 
 
 @cache
