@@ -20,31 +20,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-COMMUNES = [
-    "copiapo",
-    "caldera",
-    "tierra_amarilla",
-    "chanaral",
-    "diego_de_almagro",
-    "vallenar",
-    "freirina",
-    "huasco",
-    "alto_del_carmen",
-]
-SECTORS = [
-    "agro",
-    "pesca",
-    "mineria",
-    "turismo",
-    "comercio",
-    "gastronomia",
-    "manufactura",
-    "servicios",
-    "construccion",
-    "transporte",
-    "otro",
-]
-NEEDS = ["financing", "training", "formalization", "market", "technical", "quality", "export", "workforce"]
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from knowledge import load_knowledge_base  # noqa: E402
+from knowledge.models import NEEDS  # noqa: E402
+
+_KB = load_knowledge_base()
+COMMUNES = list(_KB.communes)
+SECTORS = list(_KB.sectors)
 
 
 def _maybe(rng: random.Random, value: Any) -> Any:

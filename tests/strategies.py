@@ -6,31 +6,12 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-COMMUNES = [
-    "copiapo",
-    "caldera",
-    "tierra_amarilla",
-    "chanaral",
-    "diego_de_almagro",
-    "vallenar",
-    "freirina",
-    "huasco",
-    "alto_del_carmen",
-]
-SECTORS = [
-    "agro",
-    "pesca",
-    "mineria",
-    "turismo",
-    "comercio",
-    "gastronomia",
-    "manufactura",
-    "servicios",
-    "construccion",
-    "transporte",
-    "otro",
-]
-NEEDS = ["financing", "training", "formalization", "market", "technical", "quality", "export", "workforce"]
+from knowledge import load_knowledge_base
+from knowledge.models import NEEDS
+
+_KB = load_knowledge_base()
+COMMUNES = list(_KB.communes)
+SECTORS = list(_KB.sectors)
 
 
 def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
