@@ -27,7 +27,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 __all__ = ["Base", "ConversationRow", "DiagnosisRecord", "Store", "migrate"]
 
@@ -146,9 +146,6 @@ class Store:
             if key is not None:
                 query = query.where(DiagnosisRecord.user_key == key)
             return list(session.scalars(query))
-
-    def session(self) -> Session:
-        return self._sessions()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -14,7 +14,7 @@ from typing import Any
 from knowledge.base import KnowledgeBase
 from knowledge.models import Criterion, ParamRef
 
-__all__ = ["Outcome", "evaluate", "evaluate_all"]
+__all__ = ["Outcome", "evaluate_all"]
 
 Verdict = tuple[bool | None, str]
 Check = Callable[[dict[str, Any], KnowledgeBase, date], Verdict]
@@ -106,11 +106,6 @@ def _compile(criterion: Criterion) -> Check:
         check = _compile_fact(criterion)
     _COMPILED[id(criterion)] = (criterion, check)
     return check
-
-
-def evaluate(criterion: Criterion, facts: dict[str, Any], kb: KnowledgeBase, day: date) -> Verdict:
-    """(True, reason met) / (False, label) / (None, label) when an answer needed is unknown."""
-    return _compile(criterion)(facts, kb, day)
 
 
 class Outcome:

@@ -47,10 +47,6 @@ class TrainingData:
     synonyms: dict[str, str] = field(default_factory=dict)
     lookups: dict[str, list[str]] = field(default_factory=dict)
 
-    @property
-    def intents(self) -> list[str]:
-        return sorted({example.intent for example in self.examples})
-
 
 def parse_annotated(line: str) -> tuple[str, tuple[Annotation, ...]]:
     """Plain text and entity annotations of one Rasa example line."""

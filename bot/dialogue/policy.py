@@ -213,7 +213,6 @@ class Policy:
         diagnosis = self._diagnose(state, today)
         state.phase, state.requested_slot, state.buttons = "done", None, {}
         state.route = [step.result.instrument.id for step in diagnosis.route]
-        state.diagnoses += 1
         turn.diagnosis = diagnosis
         turn.replies += [
             self.speaker.say("utter_diagnosis_ready"),

@@ -23,4 +23,3 @@ class ConversationState(BaseModel):
     attempts: int = 0
     buttons: dict[str, str] = {}
     route: list[str] = []
-    diagnoses: int = 0
