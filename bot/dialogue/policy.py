@@ -99,9 +99,13 @@ class Policy:
             return self._next_question(turn, today)
         if intent == "greet" and not parse["entities"]:
             return self._continue(turn, today, resume=True)
-        if intent in {"thank", "goodbye", "out_of_scope"}:
+        if intent in {"thank", "goodbye"}:
             turn.replies.append(self.speaker.say(f"utter_{intent}"))
             return turn if intent == "goodbye" else self._continue(turn, today)
+        if intent == "out_of_scope":  # off-topic while a question waits: an unusable answer, so help more
+            turn.replies.append(self.speaker.say("utter_out_of_scope"))
+            state.attempts += 1
+            return self._ask(turn)
         found = extract_slots(parse, self.domain, self.rules, self.rules.form, state.requested_slot)
         corrected = self._fill(state, found.values)
         if corrected:
