@@ -90,10 +90,10 @@ def main() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "text", "html"]),
+    type=click.Choice(["json", "text", "html", "whatsapp"]),
     default="json",
     show_default=True,
-    help="json: one Diagnosis per line; text/html: the message the entrepreneur would read.",
+    help="json: one Diagnosis per line; text/html/whatsapp: the message the entrepreneur would read.",
 )
 def diagnose_command(source: IO[str], today: date | None, fmt: str) -> None:
     """Diagnose each profile (a JSON object, a JSON array or JSON lines) and print its diagnosis."""
@@ -107,7 +107,7 @@ def diagnose_command(source: IO[str], today: date | None, fmt: str) -> None:
         if fmt == "json":
             out.write(orjson.dumps(diagnosis.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
         else:
-            out.write((render_diagnosis(diagnosis, kb, "html" if fmt == "html" else "text") + "\n").encode())
+            out.write((render_diagnosis(diagnosis, kb, fmt) + "\n").encode())  # type: ignore[arg-type]
     out.flush()
 
 
@@ -202,3 +202,45 @@ def eval_command(test_file: Path, backend: str | None, show_errors: bool) -> Non
     if show_errors:
         for error in report.errors:
             click.echo(orjson.dumps(error).decode())
+
+
+@main.command()
+@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR.")
+def telegram(log_level: str) -> None:
+    """Run the Telegram bot with long polling (RUTA_TELEGRAM_TOKEN; RUTA_TELEGRAM_BASE_URL for a local Bot API)."""
+    from bot.channels.telegram import ALLOWED_UPDATES, CHANNEL, build_application
+    from bot.channels.turns import ChannelEngine
+    from bot.engine import build_engine
+    from bot.logs import configure_logging
+
+    settings = get_settings()
+    if not settings.telegram_token:
+        _fail("RUTA_TELEGRAM_TOKEN is not set (get one from @BotFather)", BAD_INPUT)
+    configure_logging(log_level.upper())
+    channel = ChannelEngine(build_engine(settings, "html"), CHANNEL, settings.timezone)
+    application = build_application(channel, settings.telegram_token, settings.telegram_base_url)
+    try:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+    finally:
+        channel.close()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR.")
+def serve(host: str, port: int, log_level: str) -> None:
+    """Serve the webhooks: /telegram, /whatsapp and /healthz (channels enabled by their RUTA_* settings)."""
+    import uvicorn
+
+    from bot.engine import build_engine
+    from bot.logs import configure_logging
+    from bot.serve import ConfigError, create_app
+
+    settings = get_settings()
+    configure_logging(log_level.upper())
+    try:
+        app = create_app(settings, build_engine(settings))
+    except ConfigError as exc:
+        _fail(str(exc), BAD_INPUT)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import logging
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -47,6 +47,10 @@ class Engine:
     def __post_init__(self) -> None:
         self.speaker = Speaker(self.domain, self.kb, self.fmt)
         self.policy = Policy(self.domain, self.rules, self.kb, self.speaker)
+
+    def in_format(self, fmt: Format) -> Engine:
+        """The same engine (NLU, storage, knowledge) replying in another format, for another channel."""
+        return replace(self, fmt=fmt)
 
     def user_key(self, channel: str, user_id: str) -> str:
         """The pseudonym under which a user's data is kept: an HMAC of channel and id (not reversible)."""

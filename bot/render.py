@@ -1,4 +1,4 @@
-"""Render diagnoses with the Jinja2 templates in `bot/templates` (plain text or Telegram HTML)."""
+"""Render diagnoses with the Jinja2 templates in `bot/templates` (plain text, Telegram HTML or WhatsApp)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from knowledge import Diagnosis, KnowledgeBase
 
 __all__ = ["Format", "render_answer", "render_diagnosis"]
 
-Format = Literal["text", "html"]
+Format = Literal["text", "html", "whatsapp"]  # whatsapp: plain text with *bold*
 
 
 @cache

@@ -29,6 +29,23 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout: float = Field(default=2.0, gt=0, description="Seconds before a Rasa parse falls back.")
     nlu_cache: Path | None = Field(default=None, description="Where trained NLU models are cached (home/cache).")
+    timezone: str = Field(default="America/Santiago", description="Whose calendar day deadlines count from.")
+    telegram_token: str | None = Field(default=None, description="The bot's token from @BotFather.")
+    telegram_base_url: str = Field(
+        default="https://api.telegram.org/bot", description="Bot API base URL (a local Bot API server)."
+    )
+    telegram_webhook_url: str | None = Field(
+        default=None, description="Public HTTPS URL of `ruta serve`'s /telegram; set = webhook mode."
+    )
+    telegram_webhook_secret: str | None = Field(
+        default=None, description="Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (webhook mode)."
+    )
+    whatsapp_token: str | None = Field(default=None, description="WhatsApp Cloud API access token.")
+    whatsapp_phone_number_id: str | None = Field(default=None, description="The business phone number's id.")
+    whatsapp_app_secret: str | None = Field(default=None, description="Meta app secret (X-Hub-Signature-256).")
+    whatsapp_verify_token: str | None = Field(default=None, description="Token Meta echoes when verifying.")
+    whatsapp_api_url: str = Field(default="https://graph.facebook.com/v21.0", description="Graph API base URL.")
+    max_request_bytes: int = Field(default=256_000, gt=0, description="Larger webhook bodies get 413.")
     domain_path: Path = REPO_ROOT / "domain.yml"
     nlu_data_path: Path = REPO_ROOT / "nlu" / "data"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 __all__ = ["DIALOGUE_RULES_PATH", "DialogueRules", "Range", "Skip", "load_dialogue_rules"]
 
@@ -38,7 +38,15 @@ class DialogueRules(_Strict):
     sales_thousands_below: int
     rsh_bands: list[int]
     commands: dict[str, str]
+    command_menu: dict[str, str]
     term_instruments: dict[str, str]
+
+    @model_validator(mode="after")
+    def _menu_lists_known_commands(self) -> DialogueRules:
+        unknown = set(self.command_menu) - set(self.commands)
+        if unknown:
+            raise ValueError(f"command_menu lists commands that `commands` lacks: {sorted(unknown)}")
+        return self
 
 
 @cache

@@ -1,0 +1,73 @@
+"""The engine as the channels use it: async, one conversation at a time per user, today in Chile's calendar.
+
+The engine is synchronous (SQLAlchemy, possibly an HTTP call to Rasa), so turns run in a small thread pool and
+the event loop keeps sending. A turn and the sending of its replies happen under the user's lock, so a chat's
+messages are answered in the order they arrived while other chats go on at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from bot.channels.ordering import KeyedLock, RecentIds
+from bot.engine import Engine
+from bot.replies import Reply
+
+__all__ = ["ChannelEngine"]
+
+logger = logging.getLogger(__name__)
+
+
+class ChannelEngine:
+    """Async access to one engine for one channel (its own reply format), shared thread pool and ordering."""
+
+    def __init__(self, engine: Engine, channel: str, timezone: str = "America/Santiago", workers: int = 4) -> None:
+        self.engine = engine
+        self.channel = channel
+        self.zone = ZoneInfo(timezone)
+        self.locks = KeyedLock()
+        self.seen = RecentIds()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"engine-{channel}")
+
+    def today(self) -> date:
+        return datetime.now(self.zone).date()
+
+    @asynccontextmanager
+    async def conversation(self, user_id: str) -> AsyncIterator[None]:
+        """Hold the user's turn: everything inside runs before the user's next message is handled."""
+        async with self.locks.hold(user_id):
+            yield
+
+    async def reply(self, user_id: str, text: str) -> list[Reply]:
+        """The replies to a text message or a button payload."""
+        return await self._run(partial(self.engine.handle, self.channel, user_id, text, self.today()), "text")
+
+    async def reply_unsupported(self, user_id: str) -> list[Reply]:
+        """The replies to a voice note, photo, sticker, location or document."""
+        return await self._run(partial(self.engine.handle_unsupported, self.channel, user_id), "unsupported")
+
+    async def _run(self, turn: Callable[[], list[Reply]], kind: str) -> list[Reply]:
+        started = time.perf_counter()
+        replies = await asyncio.get_running_loop().run_in_executor(self._pool, turn)
+        logger.info(
+            "turn",
+            extra={
+                "event": "turn",
+                "channel": self.channel,
+                "kind": kind,
+                "replies": len(replies),
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        return replies
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

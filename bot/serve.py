@@ -1,0 +1,212 @@
+"""`ruta serve`: one ASGI app (Starlette, served by uvicorn) for the webhooks.
+
+- `POST /telegram`: Telegram updates (when RUTA_TELEGRAM_TOKEN is set); the secret token is checked.
+- `GET|POST /whatsapp`: the WhatsApp Cloud API webhook (when the RUTA_WHATSAPP_* settings are set).
+- `GET /healthz`: liveness with the channels served, the knowledge base's version and a database check.
+Bodies over RUTA_MAX_REQUEST_BYTES get 413. Every request is logged as JSON without identifiers or query string.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.channels.turns import ChannelEngine
+from bot.engine import Engine
+from bot.settings import Settings
+
+__all__ = ["ConfigError", "create_app"]
+
+logger = logging.getLogger(__name__)
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+WHATSAPP_SETTINGS = ("whatsapp_token", "whatsapp_phone_number_id", "whatsapp_app_secret", "whatsapp_verify_token")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or contradicts another; the message names the environment variable."""
+
+
+class BodyLimit:
+    """Reject bodies over `limit` bytes with 413, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        body = b"" if declared.isdigit() and int(declared) <= self.limit else None
+        more = body is not None
+        while more and body is not None:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                body = None
+        if body is None:
+            await PlainTextResponse("request too large", status_code=413)(scope, receive, send)
+            return
+        await self.app(scope, _replay(body), send)
+
+
+def _replay(body: bytes) -> Receive:
+    """A receive callable that hands the buffered body over once, then waits for the client to disconnect."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            await asyncio.Event().wait()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+class RequestLog:
+    """One JSON log line per request: method, path (no query string), status and milliseconds."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_logged(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_logged)
+        finally:
+            logger.info(
+                "request",
+                extra={
+                    "event": "request",
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+
+
+@dataclass
+class Service:
+    """What `ruta serve` runs: the routes and what has to start and stop with the app."""
+
+    engine: Engine
+    routes: list[Route] = field(default_factory=list)
+    starts: list[Callable[[AsyncExitStack], Awaitable[None]]] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+
+    async def healthz(self, request: Request) -> Response:
+        database = await asyncio.to_thread(self._database_ok)
+        body = {
+            "status": "ok" if database else "degraded",
+            "channels": self.channels,
+            "knowledge_base": self.engine.kb.version,
+            "database": "ok" if database else "unreachable",
+        }
+        return JSONResponse(body, status_code=200 if database else 503)
+
+    def _database_ok(self) -> bool:
+        try:
+            with self.engine.store.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+
+def _add_telegram(service: Service, settings: Settings) -> None:
+    from bot.channels import telegram
+
+    token = settings.telegram_token
+    if not token:
+        return
+    channel = ChannelEngine(service.engine.in_format("html"), telegram.CHANNEL, settings.timezone)
+    application = telegram.build_application(channel, token, settings.telegram_base_url, polling=False)
+    webhook = telegram.TelegramWebhook(application, telegram.webhook_secret(token, settings.telegram_webhook_secret))
+
+    async def start(stack: AsyncExitStack) -> None:
+        await webhook.start(settings.telegram_webhook_url)
+        stack.push_async_callback(webhook.stop)
+        stack.callback(channel.close)
+
+    service.routes.append(Route("/telegram", webhook.receive, methods=["POST"]))
+    service.starts.append(start)
+    service.channels.append(telegram.CHANNEL)
+
+
+def _add_whatsapp(service: Service, settings: Settings) -> None:
+    from bot.channels import whatsapp
+
+    given = {name: getattr(settings, name) for name in WHATSAPP_SETTINGS}
+    if not any(given.values()):
+        return
+    missing = [f"RUTA_{name.upper()}" for name, value in given.items() if not value]
+    if missing:
+        raise ConfigError(f"WhatsApp needs {', '.join(missing)} as well")
+    config = whatsapp.WhatsAppConfig(
+        given["whatsapp_token"],
+        given["whatsapp_phone_number_id"],
+        given["whatsapp_app_secret"],
+        given["whatsapp_verify_token"],
+        settings.whatsapp_api_url,
+    )
+    channel = ChannelEngine(service.engine.in_format("whatsapp"), whatsapp.CHANNEL, settings.timezone)
+    webhook = whatsapp.WhatsAppChannel(channel, config)
+
+    async def start(stack: AsyncExitStack) -> None:
+        stack.push_async_callback(webhook.close)
+        stack.callback(channel.close)
+
+    service.routes += [
+        Route("/whatsapp", webhook.verify, methods=["GET"]),
+        Route("/whatsapp", webhook.receive, methods=["POST"]),
+    ]
+    service.starts.append(start)
+    service.channels.append(whatsapp.CHANNEL)
+
+
+def create_app(settings: Settings, engine: Engine) -> ASGIApp:
+    """The ASGI app with the channels the settings configure (raises ConfigError naming a missing setting)."""
+    service = Service(engine)
+    _add_telegram(service, settings)
+    _add_whatsapp(service, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for start in service.starts:
+                await start(stack)
+            yield
+
+    routes = [Route("/healthz", service.healthz, methods=["GET"]), *service.routes]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    return RequestLog(BodyLimit(app, settings.max_request_bytes))
