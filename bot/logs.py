@@ -32,7 +32,7 @@ FIELDS = (
     "bytes",
     "received",
 )
-QUIET = ("httpx", "httpcore", "telegram", "apscheduler", "uvicorn.access")
+QUIET = ("httpx", "httpcore", "telegram", "apscheduler", "uvicorn.access", "alembic")
 
 
 class JsonFormatter(logging.Formatter):

@@ -13,11 +13,14 @@ import hashlib
 import hmac
 import html
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import orjson
+
+os.environ.setdefault("PTB_TIMEDELTA", "true")  # opt in to PTB 23's timedelta durations (no deprecation warnings)
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from telegram import (
@@ -248,6 +251,8 @@ class TelegramWebhook:
     async def start(self, url: str | None) -> None:
         """Start handling updates; with a public URL, tell Telegram to post them there."""
         await self.application.initialize()
+        if self.application.post_init:  # what run_webhook would do: register the command menu
+            await self.application.post_init(self.application)
         await self.application.start()
         if url:
             bot = self.application.bot

@@ -64,7 +64,9 @@ def test_a_long_title_is_shortened_and_kept_whole_in_the_description():
 
 
 def test_a_long_text_is_split_and_the_question_comes_last():
-    messages = messages_for(Reply("palabra " * 1500, [Button(title="Sí", payload="/affirm"), Button(title="No", payload="/deny")]))
+    messages = messages_for(
+        Reply("palabra " * 1500, [Button(title="Sí", payload="/affirm"), Button(title="No", payload="/deny")])
+    )
     assert [m["type"] for m in messages][-1] == "interactive"
     assert all(len(m["text"]["body"]) <= 4096 for m in messages[:-1])
     assert len(messages[-1]["interactive"]["body"]["text"]) <= 1024
