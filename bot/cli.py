@@ -5,6 +5,7 @@ Exit codes: 0 success; 1 an invalid knowledge base; 2 bad input (the message nam
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 from datetime import date
@@ -217,6 +218,9 @@ def telegram(log_level: str) -> None:
     if not settings.telegram_token:
         _fail("RUTA_TELEGRAM_TOKEN is not set (get one from @BotFather)", BAD_INPUT)
     configure_logging(log_level.upper())
+    import uvloop
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     channel = ChannelEngine(build_engine(settings, "html"), CHANNEL, settings.timezone)
     application = build_application(channel, settings.telegram_token, settings.telegram_base_url)
     try:

@@ -9,6 +9,7 @@ at once; flood limits and network errors are retried.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import html
@@ -44,6 +45,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.channels.aiohttp_request import AiohttpRequest
 from bot.channels.ordering import KeyedLock, RecentIds
 from bot.channels.retry import backoff, send_with_retry
 from bot.channels.split import split_message
@@ -64,6 +66,9 @@ __all__ = [
 CHANNEL = "telegram"
 ALLOWED_UPDATES = [UpdateType.MESSAGE, UpdateType.CALLBACK_QUERY]
 SHORT_TITLE = 14  # buttons whose titles are all this short go two to a row
+# Sends in flight at once, and the HTTP connections for them. httpcore re-scans every queued request each time a
+# connection frees up, so more requests than connections make sending quadratic: the bot queues them instead.
+CONNECTIONS = 8
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 logger = logging.getLogger(__name__)
@@ -123,6 +128,7 @@ class TelegramChannel:
 
     def __init__(self, engine: ChannelEngine) -> None:
         self.engine = engine
+        self.sending = asyncio.Semaphore(CONNECTIONS)
 
     def install(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Register the handlers: text and commands, pressed buttons, everything else a private chat sends."""
@@ -187,9 +193,9 @@ class TelegramChannel:
         except BadRequest as exc:
             logger.info("question not edited", extra={"event": "edit_skipped", "reason": exc.message})
 
-    @staticmethod
-    async def _call(send: Callable[[], Awaitable[Any]], what: str) -> Any:
-        return await send_with_retry(send, retry_delay, what)
+    async def _call(self, send: Callable[[], Awaitable[Any]], what: str) -> Any:
+        async with self.sending:
+            return await send_with_retry(send, retry_delay, what)
 
 
 async def register_commands(application: Application[Any, Any, Any, Any, Any, Any], menu: dict[str, str]) -> None:
@@ -212,6 +218,8 @@ def build_application(
         .token(token)
         .base_url(base_url)
         .concurrent_updates(ChatOrderedProcessor())
+        .request(AiohttpRequest(CONNECTIONS))
+        .get_updates_request(AiohttpRequest(1))
         .post_init(post_init)
     )
     if not polling:

@@ -7,13 +7,23 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bot.channels.telegram import ALLOWED_UPDATES, CHANNEL, build_application
 from bot.channels.turns import ChannelEngine
 from nlu.parse import NluBackend
 from tests.fakes.telegram_api import FakeBotApi, SentMessage
 from tests.test_conversations import make_engine
 
+SCRIPTS_FILE = Path(__file__).with_name("scripts.yml")
+Step = tuple[str, str]  # ("say", text) or ("press", button title)
 QUIET = 0.15  # seconds without bot traffic that end a turn (all replies of a turn are sent back to back)
+
+
+def load_scripts() -> dict[str, list[Step]]:
+    """The scripted diagnoses of scripts.yml, each step as (action, value)."""
+    data = yaml.safe_load(SCRIPTS_FILE.read_text(encoding="utf-8"))
+    return {name: [next(iter(step.items())) for step in steps] for name, steps in data.items()}
 
 
 @asynccontextmanager

@@ -8,27 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.dialogue.rules import load_dialogue_rules
-from tests.channels.telegram_harness import TelegramUser, polling_bot
+from tests.channels.telegram_harness import TelegramUser, load_scripts, polling_bot
 from tests.fakes.telegram_api import FakeBotApi
 
-# A whole diagnosis: ("press", button title) or ("say", free text).
-DIAGNOSIS = [
-    ("say", "/start"),
-    ("press", "Sí, sigamos"),
-    ("say", "tengo una panadería en Copiapó"),
-    ("press", "Sí, ya vendo"),
-    ("say", "hace 3 años"),
-    ("say", "vendo como 2 millones al mes"),
-    ("press", "2 a 4"),
-    ("press", "No"),
-    ("press", "En mi casa"),
-    ("say", "a veces me sobra"),
-    ("press", "No"),
-    ("say", "necesito plata para un horno"),
-    ("press", "Mujer"),
-    ("say", "tengo 47"),
-    ("press", "40%"),
-]
+DIAGNOSIS = load_scripts()["panaderia_copiapo"]
 
 
 @pytest.fixture
