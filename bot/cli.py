@@ -223,6 +223,7 @@ def telegram(log_level: str) -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     channel = ChannelEngine(build_engine(settings, "html"), CHANNEL, settings.timezone)
     application = build_application(channel, settings.telegram_token, settings.telegram_base_url)
+    gc.freeze()  # the knowledge base, NLU and templates live until exit: keep them out of every collection
     try:
         application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
     finally:
