@@ -63,19 +63,15 @@ class GraphApi:
     def __init__(self, config: WhatsAppConfig, client: httpx.AsyncClient | None = None) -> None:
         self.url = f"{config.api_url.rstrip('/')}/{config.phone_number_id}/messages"
         self.client = client or httpx.AsyncClient(timeout=10.0)
-        self.headers = {"Authorization": f"Bearer {config.token}"}
+        self.headers = {"Authorization": f"Bearer {config.token}", "Content-Type": "application/json"}
 
     async def send(self, to: str, message: dict[str, Any]) -> None:
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **message}
         await send_with_retry(lambda: self._post(body), retry_delay, "whatsapp_send")
 
     async def _post(self, body: dict[str, Any]) -> None:
-        response = await self.client.post(self.url, content=orjson.dumps(body), headers=self._json_headers)
+        response = await self.client.post(self.url, content=orjson.dumps(body), headers=self.headers)
         response.raise_for_status()
-
-    @property
-    def _json_headers(self) -> dict[str, str]:
-        return {**self.headers, "Content-Type": "application/json"}
 
     async def close(self) -> None:
         await self.client.aclose()
