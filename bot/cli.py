@@ -249,3 +249,50 @@ def serve(host: str, port: int, log_level: str) -> None:
     except ConfigError as exc:
         _fail(str(exc), BAD_INPUT)
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+
+
+@main.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--since", type=IsoDate(), default=None, help="Only diagnoses made on or after this day.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (csv: default stdout)."
+)
+def export_command(fmt: str, since: date | None, out: Path | None) -> None:
+    """Anonymised diagnoses (age bands, no pseudonyms), small cells generalised or withheld."""
+    from bot.analytics.export import export_rows, write_csv, write_parquet
+    from bot.engine import open_store
+
+    if fmt == "parquet" and out is None:
+        _fail("--out: a Parquet export needs a file", BAD_INPUT)
+    result = export_rows(open_store(get_settings()), _knowledge_base(), since)
+    if fmt == "parquet":
+        write_parquet(result.rows, out)  # type: ignore[arg-type]
+    elif out is None:
+        write_csv(result.rows, sys.stdout)
+    else:
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            write_csv(result.rows, handle)
+    click.echo(
+        f"exported {len(result.rows)} diagnoses ({result.generalised} generalised to their province, "
+        f"{result.withheld} withheld as small cells)",
+        err=True,
+    )
+
+
+@main.command()
+@click.option("--months", type=click.IntRange(min=1), default=None, help="Default: RUTA_RETENTION_MONTHS.")
+def purge(months: int | None) -> None:
+    """Delete diagnoses and conversations older than the retention period."""
+    from datetime import UTC, datetime
+
+    from bot.storage import Store
+
+    settings = get_settings()
+    if months is not None:
+        settings = settings.model_copy(update={"retention_months": months})
+    cutoff = settings.retention_cutoff(datetime.now(UTC))
+    if cutoff is None:
+        click.echo("retention is off (RUTA_RETENTION_MONTHS=0): nothing deleted")
+        return
+    conversations, diagnoses = Store(settings.resolved_database_url).purge(cutoff)
+    click.echo(f"deleted {diagnoses} diagnoses and {conversations} conversations older than {cutoff.date()}")

@@ -11,7 +11,7 @@ import hmac
 import logging
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.dialogue.policy import Policy, Turn
@@ -26,7 +26,7 @@ from knowledge import Diagnosis, KnowledgeBase, load_knowledge_base
 from nlu.backends import make_backend
 from nlu.parse import IntentDict, NluBackend, ParseDict, normalize
 
-__all__ = ["Engine", "build_engine"]
+__all__ = ["Engine", "build_engine", "diagnosis_results", "open_store"]
 
 logger = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 4_000
@@ -104,11 +104,11 @@ class Engine:
         self.store.save_state(key, turn.state.model_dump(mode="json"))
         if turn.diagnosis is not None:
             self.store.add_diagnosis(
-                key, turn.diagnosis.profile.model_dump(), _results(turn.diagnosis), self.kb.version
+                key, turn.diagnosis.profile.model_dump(), diagnosis_results(turn.diagnosis), self.kb.version
             )
 
 
-def _results(diagnosis: Diagnosis) -> dict[str, Any]:
+def diagnosis_results(diagnosis: Diagnosis) -> dict[str, Any]:
     """What is kept of a diagnosis: classifications and instrument ids, no text."""
     return {
         "segment": diagnosis.segment.value,
@@ -146,7 +146,18 @@ def build_engine(settings: Settings, fmt: Format = "text") -> Engine:
         domain=load_domain(settings.domain_path),
         rules=load_dialogue_rules(),
         nlu=nlu,
-        store=Store(settings.resolved_database_url),
+        store=open_store(settings),
         pseudonym_key=settings.resolved_pseudonym_key(),
         fmt=fmt,
     )
+
+
+def open_store(settings: Settings) -> Store:
+    """The configured database, with records past the retention period deleted."""
+    store = Store(settings.resolved_database_url)
+    cutoff = settings.retention_cutoff(datetime.now(UTC))
+    if cutoff is not None:
+        conversations, diagnoses = store.purge(cutoff)
+        if conversations or diagnoses:
+            logger.info("retention", extra={"event": "retention_purge", "received": conversations + diagnoses})
+    return store

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import calendar
 import os
 import secrets
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -45,6 +47,9 @@ class Settings(BaseSettings):
     whatsapp_app_secret: str | None = Field(default=None, description="Meta app secret (X-Hub-Signature-256).")
     whatsapp_verify_token: str | None = Field(default=None, description="Token Meta echoes when verifying.")
     whatsapp_api_url: str = Field(default="https://graph.facebook.com/v21.0", description="Graph API base URL.")
+    retention_months: int = Field(
+        default=24, ge=0, description="Diagnoses and conversations older than this are deleted (0: keep all)."
+    )
     max_request_bytes: int = Field(default=256_000, gt=0, description="Larger webhook bodies get 413.")
     domain_path: Path = REPO_ROOT / "domain.yml"
     nlu_data_path: Path = REPO_ROOT / "nlu" / "data"
@@ -56,6 +61,15 @@ class Settings(BaseSettings):
     @property
     def nlu_cache_dir(self) -> Path:
         return self.nlu_cache or self.home / "cache"
+
+    def retention_cutoff(self, now: datetime) -> datetime | None:
+        """The moment before which records are deleted: `retention_months` calendar months before `now`."""
+        if not self.retention_months:
+            return None
+        months = now.year * 12 + now.month - 1 - self.retention_months
+        year, month = divmod(months, 12)
+        day = min(now.day, calendar.monthrange(year, month + 1)[1])
+        return now.replace(year=year, month=month + 1, day=day)
 
     def resolved_pseudonym_key(self) -> bytes:
         """The configured key, else a random key created once in `home/pseudonym.key` (mode 0600)."""

@@ -121,12 +121,20 @@ class Store:
             if updated.rowcount == 0:
                 connection.execute(insert(_CONVERSATIONS).values(key=key, **values))
 
-    def add_diagnosis(self, key: str, answers: dict[str, Any], results: dict[str, Any], kb_version: str) -> None:
+    def add_diagnosis(
+        self,
+        key: str,
+        answers: dict[str, Any],
+        results: dict[str, Any],
+        kb_version: str,
+        created_at: datetime | None = None,
+    ) -> None:
+        """Keep a finished diagnosis (made now, unless `created_at` says when)."""
         with self._sessions.begin() as session:
             session.add(
                 DiagnosisRecord(
                     user_key=key,
-                    created_at=datetime.now(UTC),
+                    created_at=created_at or datetime.now(UTC),
                     consent=True,
                     answers=answers,
                     results=results,
@@ -140,12 +148,24 @@ class Store:
             session.execute(delete(ConversationRow).where(ConversationRow.key == key))
             session.execute(delete(DiagnosisRecord).where(DiagnosisRecord.user_key == key))
 
-    def diagnoses(self, key: str | None = None) -> list[DiagnosisRecord]:
+    def diagnoses(self, key: str | None = None, since: datetime | None = None) -> list[DiagnosisRecord]:
+        """Diagnosis records, oldest first: one user's (`key`), or everybody's made at or after `since`."""
         with self._sessions() as session:
             query = select(DiagnosisRecord).order_by(DiagnosisRecord.id)
             if key is not None:
                 query = query.where(DiagnosisRecord.user_key == key)
+            if since is not None:
+                query = query.where(DiagnosisRecord.created_at >= since)
             return list(session.scalars(query))
+
+    def purge(self, before: datetime) -> tuple[int, int]:
+        """Delete diagnoses made and conversations last touched before `before` (the retention rule).
+
+        Returns how many conversations and diagnoses were deleted."""
+        with self._sessions.begin() as session:
+            conversations = session.execute(delete(ConversationRow).where(ConversationRow.updated_at < before))
+            diagnoses = session.execute(delete(DiagnosisRecord).where(DiagnosisRecord.created_at < before))
+        return conversations.rowcount, diagnoses.rowcount  # type: ignore[attr-defined]
 
     def close(self) -> None:
         self.engine.dispose()

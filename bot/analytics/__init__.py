@@ -1,0 +1,1 @@
+"""Anonymised diagnosis data for the regional agency: exports now, reports next; small cells suppressed."""

@@ -1,0 +1,67 @@
+"""Diagnosis records as anonymised rows: no pseudonym, no exact age, sales or headcount; the day, not the time.
+
+A row keeps the answers that describe the business in categories, the results, and the quasi-identifiers
+(commune, sector, gender, age band) that small-cell suppression then checks. Workers and sales are represented
+by the size class; the RSH percentile is already a band (40, 50, … 100).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date
+from typing import Any
+
+from bot.analytics.rules import AnalyticsRules
+from bot.storage import DiagnosisRecord
+from knowledge import KnowledgeBase
+
+__all__ = ["COLUMNS", "anonymised_rows"]
+
+ANSWER_COLUMNS = ("operating", "formal", "premises", "surplus", "keeps_records", "main_need", "rsh_percentile")
+RESULT_COLUMNS = ("segment", "family", "stage", "size", "pertinence")
+COLUMNS = (
+    "date",
+    "kb_version",
+    "province",
+    "commune",
+    "sector",
+    "gender",
+    "age_band",
+    *ANSWER_COLUMNS,
+    *RESULT_COLUMNS,
+    "eligible_count",
+    "route",
+)
+
+
+def anonymised_rows(
+    records: Iterable[DiagnosisRecord], kb: KnowledgeBase, rules: AnalyticsRules
+) -> Iterator[dict[str, Any]]:
+    """One row per consented diagnosis, in the order given."""
+    for record in records:
+        if record.consent:
+            yield _row(record.created_at.date(), record.kb_version, record.answers, record.results, kb, rules)
+
+
+def _row(
+    day: date,
+    kb_version: str,
+    answers: dict[str, Any],
+    results: dict[str, Any],
+    kb: KnowledgeBase,
+    rules: AnalyticsRules,
+) -> dict[str, Any]:
+    commune = answers.get("commune")
+    return {
+        "date": day.isoformat(),
+        "kb_version": kb_version,
+        "province": kb.communes[commune].province if commune in kb.communes else None,
+        "commune": commune,
+        "sector": answers.get("sector"),
+        "gender": answers.get("gender"),
+        "age_band": rules.age_band(answers.get("age")),
+        **{name: answers.get(name) for name in ANSWER_COLUMNS},
+        **{name: results.get(name) for name in RESULT_COLUMNS},
+        "eligible_count": len(results.get("eligible", [])),
+        "route": ";".join(results.get("route", [])),
+    }
