@@ -296,3 +296,22 @@ def purge(months: int | None) -> None:
         return
     conversations, diagnoses = Store(settings.resolved_database_url).purge(cutoff)
     click.echo(f"deleted {diagnoses} diagnoses and {conversations} conversations older than {cutoff.date()}")
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["gender", "matrix"]), metavar="KIND")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="FILE.html or FILE.pdf")
+@click.option("--since", type=IsoDate(), default=None, help="First day of the period (default: the first data).")
+@click.option("--until", type=IsoDate(), default=None, help="Last day of the period (default: the last data).")
+def report(kind: str, out: Path, since: date | None, until: date | None) -> None:
+    """A report of the regional plan as print-ready HTML, or PDF when FILE ends in .pdf."""
+    from bot.analytics.reports import load_input, write_report
+    from bot.engine import open_store
+
+    if since and until and since > until:
+        _fail("--since: the period starts after it ends (--until)", BAD_INPUT)
+    if out.suffix.lower() not in {".html", ".pdf"}:
+        _fail(f"--out: {out.name} should end in .html or .pdf", BAD_INPUT)
+    data = load_input(open_store(get_settings()), _knowledge_base(), since, until)
+    write_report(kind, out, data)
+    click.echo(f"{kind} report: {out} ({len(data.rows)} diagnoses)", err=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 
+from bot.analytics.records import anonymised_rows
+from bot.analytics.rules import load_analytics_rules
 from bot.engine import diagnosis_results
 from bot.storage import Store
 from knowledge import KnowledgeBase, diagnose, parse_profile
@@ -45,3 +47,10 @@ def add_synthetic_diagnoses(
         store.add_diagnosis(
             f"synthetic-{seed}-{number}", profile.model_dump(), diagnosis_results(result), kb.version, made
         )
+
+
+def synthetic_rows(kb: KnowledgeBase, count: int, seed: int = 1) -> list[dict[str, object]]:
+    """The anonymised rows of `count` synthetic diagnoses (stored in memory first, as the engine would)."""
+    store = Store("sqlite:///:memory:")
+    add_synthetic_diagnoses(store, kb, count, seed)
+    return list(anonymised_rows(store.diagnoses(), kb, load_analytics_rules()))

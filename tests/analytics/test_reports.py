@@ -1,0 +1,116 @@
+"""Reports over seeded synthetic diagnoses: totals, suppression, well-formed HTML, PDF pages that render."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pypdfium2
+import pytest
+
+from bot.analytics.reports import ReportInput, render_report, write_report
+from bot.analytics.rules import load_analytics_rules
+from tests.analytics.synthetic import synthetic_rows
+
+RUTA = Path(sys.executable).with_name("ruta")
+VOID = {"meta", "br", "img", "hr", "link", "input", "path", "rect", "circle", "line", "polyline", "use", "stop"}
+
+
+class _Balance(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in VOID:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        pass
+
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            return
+        if not self.open or self.open[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.open[-1:] or 'nothing'}")
+        else:
+            self.open.pop()
+
+
+def _well_formed(page: str) -> None:
+    parser = _Balance()
+    parser.feed(page)
+    assert parser.errors == [] and parser.open == []
+
+
+@pytest.fixture(scope="module")
+def data(kb) -> ReportInput:
+    return ReportInput(
+        synthetic_rows(kb, 3000), kb, load_analytics_rules(), None, None, datetime(2026, 11, 23, tzinfo=UTC)
+    )
+
+
+@pytest.mark.parametrize("kind", ["gender", "matrix"])
+def test_every_report_is_well_formed_and_states_period_data_date_and_kb_version(data, kind):
+    page = render_report(kind, data)
+    _well_formed(page)
+    assert "Periodo: 2026-01-05 a 2026-10-1" in page
+    assert "Datos leídos: 2026-11-23 00:00 UTC" in page
+    assert f"versión {data.kb.version}" in page
+
+
+def test_gender_totals_add_up(data):
+    page = render_report("gender", data)
+    women = sum(row["gender"] == "female" for row in data.rows)
+    men = sum(row["gender"] == "male" for row in data.rows)
+    assert f"Mujeres: <b>{women}</b> · Hombres: <b>{men}</b>" in page
+    assert page.count(f'<th class="n">{women}</th>') >= 4  # segment, stage, sector, province totals
+
+
+def test_small_cells_are_suppressed_in_the_gender_report(data):
+    few = [dict(row, sector="transporte") for row in data.rows if row["gender"] == "female"][:3]
+    rows = [row for row in data.rows if row["sector"] != "transporte"] + few
+    page = render_report("gender", ReportInput(rows, data.kb, data.rules, None, None, data.read_at))
+    transport = re.search(r"<td>Transporte</td>(.*?)</tr>", page, re.S)
+    assert transport is not None and "&lt;5" in transport.group(1) and ">3<" not in transport.group(1)
+
+
+def test_the_matrix_lists_every_instrument_and_fits_one_page(data, tmp_path):
+    page = render_report("matrix", data)
+    assert all(i.name.split(" (")[0] in page for i in data.kb.instruments.values())
+    out = tmp_path / "matrix.pdf"
+    write_report("matrix", out, data)
+    assert len(pypdfium2.PdfDocument(out)) == 1
+
+
+def test_the_gender_pdf_renders_to_png_pages(data, tmp_path):
+    out = tmp_path / "gender.pdf"
+    write_report("gender", out, data)
+    pdf = pypdfium2.PdfDocument(out)
+    assert 1 < len(pdf) <= 5
+    for number in range(len(pdf)):
+        image = pdf[number].render(scale=0.5).to_pil()
+        image.save(tmp_path / f"page-{number}.png")
+        assert image.getextrema() != ((255, 255), (255, 255), (255, 255))  # not blank
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["gender", "--out", "x.docx"], "--out"),
+        (["gender", "--out", "x.html", "--since", "2026-05-01", "--until", "2026-04-01"], "--since"),
+        (["mapa", "--out", "x.html"], "KIND"),
+    ],
+)
+def test_bad_report_options_exit_2(tmp_path, args, message):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUTA_")} | {"RUTA_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [str(RUTA), "report", *args], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert result.returncode == 2 and message in result.stderr
