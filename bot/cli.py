@@ -299,7 +299,7 @@ def purge(months: int | None) -> None:
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(["gender", "matrix"]), metavar="KIND")
+@click.argument("kind", type=click.Choice(["gender", "matrix", "map", "progress"]), metavar="KIND")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="FILE.html or FILE.pdf")
 @click.option("--since", type=IsoDate(), default=None, help="First day of the period (default: the first data).")
 @click.option("--until", type=IsoDate(), default=None, help="Last day of the period (default: the last data).")

@@ -6,6 +6,7 @@ a SQLite file; any SQLAlchemy URL through `RUTA_DATABASE_URL`.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,14 @@ class Store:
             if since is not None:
                 query = query.where(DiagnosisRecord.created_at >= since)
             return list(session.scalars(query))
+
+    def conversation_phases(self, since: datetime | None = None) -> Counter[str]:
+        """How many conversations (touched at or after `since`) are in each phase: new, consent, form, done."""
+        query = select(_CONVERSATIONS.c.state)
+        if since is not None:
+            query = query.where(_CONVERSATIONS.c.updated_at >= since)
+        with self.engine.connect() as connection:
+            return Counter(str(state.get("phase", "new")) for state in connection.execute(query).scalars())
 
     def purge(self, before: datetime) -> tuple[int, int]:
         """Delete diagnoses made and conversations last touched before `before` (the retention rule).

@@ -8,7 +8,7 @@ from datetime import date
 from functools import cached_property
 from typing import Any
 
-from knowledge.models import Agency, Call, Commune, GlossaryTerm, Instrument, Office, Parameter, Rules, Sector
+from knowledge.models import Agency, Call, Commune, Criterion, GlossaryTerm, Instrument, Office, Parameter, Rules, Sector
 
 __all__ = ["KnowledgeBase", "UnknownParameterError"]
 
@@ -57,6 +57,10 @@ class KnowledgeBase:
             if criterion.prerequisite
         )
 
+    def sectors_served(self, instrument: str) -> frozenset[str]:
+        """The sectors an instrument is limited to by its criteria (`sector` eq/in); empty = any sector."""
+        return _sector_values(self.instruments[instrument].criteria)
+
     def offices_for(self, agency: str, commune: str) -> list[Office]:
         """Offices of `agency` that serve `commune`, physical ones first."""
         if "offices_by_agency_commune" not in self.memo:
@@ -69,3 +73,12 @@ class KnowledgeBase:
             self.memo["offices_by_agency_commune"] = index
         found: list[Office] = self.memo["offices_by_agency_commune"].get((agency, commune), [])
         return found
+
+
+def _sector_values(criteria: list[Criterion]) -> frozenset[str]:
+    values: set[str] = set()
+    for criterion in criteria:
+        if criterion.fact == "sector":
+            values |= {str(v) for v in ([criterion.eq] if criterion.eq is not None else criterion.in_ or [])}
+        values |= _sector_values(criterion.any_of or []) | _sector_values(criterion.all_of or [])
+    return frozenset(values)

@@ -6,8 +6,9 @@ suppress small cells (tables.py); the matrix comes from the knowledge base alone
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from bot.analytics.charts import grouped_bars
+from bot.analytics.charts import grouped_bars, weekly_line
 from bot.analytics.records import anonymised_rows
 from bot.analytics.rules import AnalyticsRules, load_analytics_rules
 from bot.analytics.tables import CrossTab, crosstab
@@ -27,6 +28,7 @@ from knowledge.models import AREAS, SEGMENTS, STAGES
 __all__ = ["REPORTS", "ReportInput", "render_report", "write_report"]
 
 LABELS_PATH = Path(__file__).with_name("labels.yml")
+MAP_LAYOUT_PATH = Path(__file__).with_name("map_layout.yml")
 GENDERS = ("female", "male")
 PROVINCES = ("chanaral", "copiapo", "huasco")  # north to south
 Row = dict[str, Any]
@@ -42,6 +44,7 @@ class ReportInput:
     since: date | None
     until: date | None
     read_at: datetime
+    phases: dict[str, int] = field(default_factory=dict)  # conversations by phase (completion rate)
 
     def header(self, title: str) -> dict[str, Any]:
         days = sorted(row["date"] for row in self.rows)
@@ -153,7 +156,107 @@ def _by_agency(instruments: list[Any], kb: KnowledgeBase) -> list[tuple[str, lis
     return [(agency, sorted(names)) for agency, names in sorted(grouped.items())]
 
 
-REPORTS: dict[str, Callable[[ReportInput], dict[str, Any]]] = {"gender": gender_context, "matrix": matrix_context}
+def _count(n: int, k: int) -> str:
+    return str(n) if n >= k or n == 0 else f"<{k}"
+
+
+def map_context(data: ReportInput) -> dict[str, Any]:
+    """Item (a): per commune, sectors and their potential, needs, opportunities, instruments, diagnoses."""
+    k = data.rules.min_cell
+    kb = data.kb
+    counts = Counter(row["commune"] for row in data.rows)
+    most = max(counts.values(), default=0)
+    communes_map = {
+        commune.id: {
+            "name": commune.name,
+            "count": _count(counts[commune.id], k),
+            "fill": _shade(counts[commune.id] / most if most and counts[commune.id] >= k else 0.0),
+        }
+        for commune in kb.communes.values()
+    }
+    by_sector = Counter((row["commune"], row["sector"]) for row in data.rows)
+    sector_instruments: dict[str, list[str]] = {}
+    for instrument in kb.instruments.values():
+        for sector in kb.sectors_served(instrument.id):
+            sector_instruments.setdefault(sector, []).append(instrument.name.split(" (")[0])
+    return {
+        **data.header("Mapa territorial de oportunidades de emprender"),
+        "layout": _map_layout(),
+        "communes_map": communes_map,
+        "communes": list(kb.communes.values()),
+        "sector_names": {key: sector.name for key, sector in kb.sectors.items()},
+        "sector_instruments": sector_instruments,
+        "diagnoses_by_sector": {
+            c: [
+                (kb.sectors[s].name, n)
+                for (cc, s), n in by_sector.most_common()
+                if cc == c and n >= k and s in kb.sectors
+            ]
+            for c in kb.communes
+        },
+    }
+
+
+def _shade(level: float) -> str:
+    """White to the report's blue, by `level` in 0..1."""
+    low, high = (255, 255, 255), (122, 163, 204)
+    return "#" + "".join(f"{round(a + (b - a) * level):02x}" for a, b in zip(low, high, strict=True))
+
+
+@cache
+def _map_layout() -> dict[str, Any]:
+    return dict(yaml.safe_load(MAP_LAYOUT_PATH.read_text(encoding="utf-8")))
+
+
+def progress_context(data: ReportInput) -> dict[str, Any]:
+    """Item (f): diagnoses per week, completion, routes, instruments, share of women and of young people."""
+    rows = data.rows
+    weeks = Counter(date.fromisoformat(row["date"]).strftime("%G-S%V") for row in rows)
+    started = data.phases.get("form", 0) + data.phases.get("done", 0)
+    aged = [row for row in rows if row["age_band"] != data.rules.unknown_label]
+    young = data.rules.age_bands[0].label
+    routes = Counter(step for row in rows for step in row["route"].split(";") if step)
+    percent = "{:.0%}".format
+    scorecard = {
+        "Personas atendidas": [
+            ("Diagnósticos terminados", str(len(rows))),
+            ("Mujeres", percent(_share(rows, lambda r: r["gender"] == "female") or 0)),
+            (f"Jóvenes ({young})", percent(_share(aged, lambda r: r["age_band"] == young) or 0)),
+        ],
+        "Proceso": [
+            (
+                "Tasa de término (aceptaron y llegaron a su ruta)",
+                percent(data.phases.get("done", 0) / started) if started else "—",
+            ),
+            ("Promedio semanal de diagnósticos", f"{len(rows) / len(weeks):.0f}" if weeks else "—"),
+        ],
+        "Resultados": [
+            ("Rutas entregadas", str(sum(bool(row["route"]) for row in rows))),
+            ("Instrumentos recomendados (distintos)", str(len(routes))),
+            ("Pasos de ruta por persona", f"{sum(routes.values()) / len(rows):.1f}" if rows else "—"),
+        ],
+        "Base de conocimiento": [
+            ("Instrumentos en la base", str(len(data.kb.instruments))),
+            ("Convocatorias confirmadas", str(sum(map(len, data.kb.calls.values())))),
+        ],
+    }
+    ordered = sorted(weeks)
+    return {
+        **data.header("Indicadores de gestión de la ruta del emprendedor"),
+        "scorecard": scorecard,
+        "weekly_chart": weekly_line(ordered, [weeks[w] for w in ordered], "Diagnósticos") if weeks else "",
+        "top_instruments": [
+            (data.kb.instruments[i].name, n) for i, n in routes.most_common(10) if i in data.kb.instruments
+        ],
+    }
+
+
+REPORTS: dict[str, Callable[[ReportInput], dict[str, Any]]] = {
+    "gender": gender_context,
+    "matrix": matrix_context,
+    "map": map_context,
+    "progress": progress_context,
+}
 
 
 def render_report(kind: str, data: ReportInput) -> str:
@@ -169,7 +272,7 @@ def load_input(store: Store, kb: KnowledgeBase, since: date | None, until: date 
         for row in anonymised_rows(store.diagnoses(since=start), kb, rules)
         if until is None or row["date"] <= until.isoformat()
     ]
-    return ReportInput(rows, kb, rules, since, until, datetime.now(UTC))
+    return ReportInput(rows, kb, rules, since, until, datetime.now(UTC), dict(store.conversation_phases(start)))
 
 
 def write_report(kind: str, out: Path, data: ReportInput) -> None:

@@ -56,7 +56,7 @@ def data(kb) -> ReportInput:
     )
 
 
-@pytest.mark.parametrize("kind", ["gender", "matrix"])
+@pytest.mark.parametrize("kind", ["gender", "matrix", "map", "progress"])
 def test_every_report_is_well_formed_and_states_period_data_date_and_kb_version(data, kind):
     page = render_report(kind, data)
     _well_formed(page)
@@ -79,6 +79,24 @@ def test_small_cells_are_suppressed_in_the_gender_report(data):
     page = render_report("gender", ReportInput(rows, data.kb, data.rules, None, None, data.read_at))
     transport = re.search(r"<td>Transporte</td>(.*?)</tr>", page, re.S)
     assert transport is not None and "&lt;5" in transport.group(1) and ">3<" not in transport.group(1)
+
+
+def test_the_map_shows_every_commune_with_its_count(data):
+    page = render_report("map", data)
+    for commune in data.kb.communes.values():
+        count = sum(row["commune"] == commune.id for row in data.rows)
+        assert f">{commune.name}</text>" in page and f"n = {count}</text>" in page
+    assert "Fomento a la Pequeña Minería ENAMI" in page  # an instrument of a sector with potential
+
+
+def test_progress_indicators(data):
+    phases = {"consent": 40, "form": 100, "done": 300}
+    page = render_report("progress", ReportInput(data.rows, data.kb, data.rules, None, None, data.read_at, phases))
+    women = sum(row["gender"] == "female" for row in data.rows)
+    assert f'>{len(data.rows)}</div><div class="l">Diagnósticos terminados' in page
+    assert f'>{women / len(data.rows):.0%}</div><div class="l">Mujeres' in page
+    assert '>75%</div><div class="l">Tasa de término' in page  # 300 of the 400 that consented
+    assert "<svg" in page
 
 
 def test_the_matrix_lists_every_instrument_and_fits_one_page(data, tmp_path):
@@ -106,6 +124,7 @@ def test_the_gender_pdf_renders_to_png_pages(data, tmp_path):
         (["gender", "--out", "x.docx"], "--out"),
         (["gender", "--out", "x.html", "--since", "2026-05-01", "--until", "2026-04-01"], "--since"),
         (["mapa", "--out", "x.html"], "KIND"),
+        (["progress"], "--out"),
     ],
 )
 def test_bad_report_options_exit_2(tmp_path, args, message):
