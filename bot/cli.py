@@ -299,19 +299,26 @@ def purge(months: int | None) -> None:
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(["gender", "matrix", "map", "progress"]), metavar="KIND")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="FILE.html or FILE.pdf")
+@click.argument("kind", type=click.Choice(["gender", "matrix", "map", "progress", "all"]), metavar="KIND")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="FILE.html or FILE.pdf; for all, a DIR.")
 @click.option("--since", type=IsoDate(), default=None, help="First day of the period (default: the first data).")
 @click.option("--until", type=IsoDate(), default=None, help="Last day of the period (default: the last data).")
 def report(kind: str, out: Path, since: date | None, until: date | None) -> None:
-    """A report of the regional plan as print-ready HTML, or PDF when FILE ends in .pdf."""
-    from bot.analytics.reports import load_input, write_report
+    """A report of the regional plan (KIND: gender, matrix, map, progress) as print-ready HTML, or PDF when FILE
+    ends in .pdf; `all` writes the four PDFs into the directory DIR, reading the data once."""
+    from bot.analytics.reports import REPORTS, load_input, write_report
     from bot.engine import open_store
 
     if since and until and since > until:
         _fail("--since: the period starts after it ends (--until)", BAD_INPUT)
-    if out.suffix.lower() not in {".html", ".pdf"}:
+    if kind != "all" and out.suffix.lower() not in {".html", ".pdf"}:
         _fail(f"--out: {out.name} should end in .html or .pdf", BAD_INPUT)
-    data = load_input(open_store(get_settings()), _knowledge_base(), since, until)
-    write_report(kind, out, data)
-    click.echo(f"{kind} report: {out} ({len(data.rows)} diagnoses)", err=True)
+    if kind == "all" and out.exists() and not out.is_dir():
+        _fail(f"--out: {out} is a file; `all` writes into a directory", BAD_INPUT)
+    data = load_input(open_store(get_settings()), _knowledge_base(), kind, since, until)
+    targets = {name: out / f"{name}.pdf" for name in REPORTS} if kind == "all" else {kind: out}
+    if kind == "all":
+        out.mkdir(parents=True, exist_ok=True)
+    for name, path in targets.items():
+        write_report(name, path, data)
+        click.echo(f"{name} report: {path}" + (f" ({len(data.rows)} diagnoses)" if data.with_data else ""), err=True)

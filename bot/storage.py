@@ -7,10 +7,12 @@ a SQLite file; any SQLAlchemy URL through `RUTA_DATABASE_URL`.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -67,6 +69,10 @@ class DiagnosisRecord(Base):
 _CONVERSATIONS: Table = ConversationRow.__table__  # type: ignore[assignment]
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -102,7 +108,7 @@ class Store:
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, json_serializer=_json_text, json_deserializer=orjson.loads)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         migrate(self.engine)
@@ -158,6 +164,18 @@ class Store:
             if since is not None:
                 query = query.where(DiagnosisRecord.created_at >= since)
             return list(session.scalars(query))
+
+    def diagnosis_rows(self, since: datetime | None = None) -> Sequence[Any]:
+        """What analytics reads of every diagnosis made at or after `since` (no pseudonym), oldest first.
+
+        A Core query: at 100,000 diagnoses it is several times faster than loading ORM objects."""
+        table: Table = DiagnosisRecord.__table__  # type: ignore[assignment]
+        columns = (table.c.created_at, table.c.consent, table.c.kb_version, table.c.answers, table.c.results)
+        query = select(*columns).order_by(table.c.id)
+        if since is not None:
+            query = query.where(table.c.created_at >= since)
+        with self.engine.connect() as connection:
+            return connection.execute(query).all()
 
     def conversation_phases(self, since: datetime | None = None) -> Counter[str]:
         """How many conversations (touched at or after `since`) are in each phase: new, consent, form, done."""

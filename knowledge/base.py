@@ -8,7 +8,18 @@ from datetime import date
 from functools import cached_property
 from typing import Any
 
-from knowledge.models import Agency, Call, Commune, Criterion, GlossaryTerm, Instrument, Office, Parameter, Rules, Sector
+from knowledge.models import (
+    Agency,
+    Call,
+    Commune,
+    Criterion,
+    GlossaryTerm,
+    Instrument,
+    Office,
+    Parameter,
+    Rules,
+    Sector,
+)
 
 __all__ = ["KnowledgeBase", "UnknownParameterError"]
 

@@ -20,7 +20,7 @@ def export_rows(store: Store, kb: KnowledgeBase, since: date | None) -> Suppress
     """The publishable rows of every consented diagnosis made on or after `since`."""
     start = datetime.combine(since, time.min, tzinfo=UTC) if since else None
     rules = load_analytics_rules()
-    return suppress_small_cells(list(anonymised_rows(store.diagnoses(since=start), kb, rules)), rules)
+    return suppress_small_cells(list(anonymised_rows(store.diagnosis_rows(since=start), kb, rules)), rules)
 
 
 def write_csv(rows: list[dict[str, Any]], out: IO[str]) -> None:

@@ -8,11 +8,10 @@ by the size class; the RSH percentile is already a band (40, 50, … 100).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from bot.analytics.rules import AnalyticsRules
-from bot.storage import DiagnosisRecord
 from knowledge import KnowledgeBase
 
 __all__ = ["COLUMNS", "anonymised_rows"]
@@ -34,8 +33,23 @@ COLUMNS = (
 )
 
 
+class StoredDiagnosis(Protocol):
+    """What is read of a stored diagnosis (a DiagnosisRecord or a row of Store.diagnosis_rows)."""
+
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def consent(self) -> bool: ...
+    @property
+    def kb_version(self) -> str: ...
+    @property
+    def answers(self) -> dict[str, Any]: ...
+    @property
+    def results(self) -> dict[str, Any]: ...
+
+
 def anonymised_rows(
-    records: Iterable[DiagnosisRecord], kb: KnowledgeBase, rules: AnalyticsRules
+    records: Iterable[StoredDiagnosis], kb: KnowledgeBase, rules: AnalyticsRules
 ) -> Iterator[dict[str, Any]]:
     """One row per consented diagnosis, in the order given."""
     for record in records:

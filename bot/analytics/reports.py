@@ -45,18 +45,21 @@ class ReportInput:
     until: date | None
     read_at: datetime
     phases: dict[str, int] = field(default_factory=dict)  # conversations by phase (completion rate)
+    with_data: bool = True  # False: a report from the knowledge base alone
 
     def header(self, title: str) -> dict[str, Any]:
         days = sorted(row["date"] for row in self.rows)
         return {
             "title": title,
-            "period": (
+            "period": None
+            if not self.with_data
+            else (
                 self.since.isoformat() if self.since else (days[0] if days else "—"),
                 self.until.isoformat() if self.until else (days[-1] if days else "—"),
             ),
             "read_at": self.read_at.strftime("%Y-%m-%d %H:%M UTC"),
             "kb_version": self.kb.version,
-            "people": len(self.rows),
+            "people": len(self.rows) if self.with_data else None,
             "min_cell": self.rules.min_cell,
         }
 
@@ -251,6 +254,7 @@ def progress_context(data: ReportInput) -> dict[str, Any]:
     }
 
 
+KB_ONLY = {"matrix"}
 REPORTS: dict[str, Callable[[ReportInput], dict[str, Any]]] = {
     "gender": gender_context,
     "matrix": matrix_context,
@@ -264,12 +268,15 @@ def render_report(kind: str, data: ReportInput) -> str:
     return _environment().get_template(f"{kind}.html.j2").render(labels=labels(), kb=data.kb, **context)
 
 
-def load_input(store: Store, kb: KnowledgeBase, since: date | None, until: date | None) -> ReportInput:
+def load_input(store: Store, kb: KnowledgeBase, kind: str, since: date | None, until: date | None) -> ReportInput:
+    """The data a report of `kind` needs (the matrix needs only the knowledge base)."""
     start = datetime.combine(since, datetime.min.time(), tzinfo=UTC) if since else None
     rules = load_analytics_rules()
+    if kind in KB_ONLY:
+        return ReportInput([], kb, rules, since, until, datetime.now(UTC), with_data=False)
     rows = [
         row
-        for row in anonymised_rows(store.diagnoses(since=start), kb, rules)
+        for row in anonymised_rows(store.diagnosis_rows(since=start), kb, rules)
         if until is None or row["date"] <= until.isoformat()
     ]
     return ReportInput(rows, kb, rules, since, until, datetime.now(UTC), dict(store.conversation_phases(start)))

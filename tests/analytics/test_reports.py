@@ -133,3 +133,27 @@ def test_bad_report_options_exit_2(tmp_path, args, message):
         [str(RUTA), "report", *args], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_report_all_writes_the_four_pdfs_reading_the_data_once(tmp_path, kb):
+    from bot.storage import Store
+    from tests.analytics.synthetic import add_synthetic_diagnoses
+
+    add_synthetic_diagnoses(Store(f"sqlite:///{tmp_path / 'ruta.sqlite3'}"), kb, 300)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUTA_")}
+    env |= {"RUTA_HOME": str(tmp_path), "RUTA_RETENTION_MONTHS": "0"}
+    result = subprocess.run(
+        [str(RUTA), "report", "all", "--out", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "gender.pdf",
+        "map.pdf",
+        "matrix.pdf",
+        "progress.pdf",
+    ]
+    assert all(len(pypdfium2.PdfDocument(p)) >= 1 for p in (tmp_path / "out").iterdir())
