@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/diagnose_bench.py
 	$(BIN)/python bench/chat_bench.py
 	$(BIN)/python bench/telegram_bench.py
+	$(BIN)/python bench/reports_bench.py
 
 ## Optional: a real Rasa server on 127.0.0.1:5005 (installs .venv-rasa, validates, trains, serves).
 rasa:
