@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from nlu.evaluation import evaluate  # noqa: E402
 from nlu.rasa_backend import RasaNlu  # noqa: E402
@@ -47,11 +48,6 @@ SCRIPT = [
     "estoy en el 40%",
     "cuando cierra el crece",
 ]
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def latency(conversations: int, home: Path) -> list[float]:
@@ -128,7 +124,7 @@ def main() -> None:
 
         embedded = EmbeddedNlu((ROOT / "nlu" / "data",), home / "cache")
         print(f"turns: {len(timings)} ({args.conversations} diagnoses of {len(SCRIPT)} turns), embedded NLU, SQLite")
-        print(f"  per-turn latency: p50 {statistics.median(timings):.2f} ms, p99 {_percentile(timings, 0.99):.2f} ms")
+        print(f"  per-turn latency: p50 {statistics.median(timings):.2f} ms, p99 {percentile(timings, 0.99):.2f} ms")
         print(f"  start-up to first reply: {statistics.median(startups):.2f} s (median of 3)")
         print(f"  peak resident memory of `ruta chat --json`: {statistics.median(peaks):.0f} MB")
         print(f"  held-out NLU, embedded: {nlu_quality(embedded)}")
@@ -142,7 +138,7 @@ def main() -> None:
             print(f"  held-out NLU, rasa: {nlu_quality(rasa)} (fallbacks: {rasa.fallbacks})")
             print(
                 f"  rasa parse latency over loopback: p50 {statistics.median(rasa_timings):.1f} ms, "
-                f"p99 {_percentile(rasa_timings, 0.99):.1f} ms"
+                f"p99 {percentile(rasa_timings, 0.99):.1f} ms"
             )
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402
 from tests.channels.telegram_harness import Step, load_scripts  # noqa: E402
 from tests.fakes.telegram_api import FakeBotApi, SentMessage  # noqa: E402
 
@@ -125,11 +126,6 @@ def _peak_memory_mb(pid: int) -> float:
     return float("nan")
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 async def one_run(users: int, timeout: float) -> dict[str, float]:
     async with FakeBotApi(record_calls=False) as fake:
         with tempfile.TemporaryDirectory() as home:
@@ -172,7 +168,7 @@ async def _measure(fake: FakeBotApi, bot: subprocess.Popen[bytes], users: int, t
         "messages_per_s": len(latencies) / elapsed,
         "bot_messages_per_s": (fake.bot_message_count - sent_before) / elapsed,
         "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": _percentile(latencies, 0.99) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
         "lost_turns": sum(p.lost_turns for p in people),
         "wrong_transcripts": wrong,
         "bot_peak_mb": _peak_memory_mb(bot.pid),

@@ -155,14 +155,12 @@ class Store:
             session.execute(delete(ConversationRow).where(ConversationRow.key == key))
             session.execute(delete(DiagnosisRecord).where(DiagnosisRecord.user_key == key))
 
-    def diagnoses(self, key: str | None = None, since: datetime | None = None) -> list[DiagnosisRecord]:
-        """Diagnosis records, oldest first: one user's (`key`), or everybody's made at or after `since`."""
+    def diagnoses(self, key: str | None = None) -> list[DiagnosisRecord]:
+        """Diagnosis records, oldest first: one user's (`key`), or everybody's."""
         with self._sessions() as session:
             query = select(DiagnosisRecord).order_by(DiagnosisRecord.id)
             if key is not None:
                 query = query.where(DiagnosisRecord.user_key == key)
-            if since is not None:
-                query = query.where(DiagnosisRecord.created_at >= since)
             return list(session.scalars(query))
 
     def diagnosis_rows(self, since: datetime | None = None) -> Sequence[Any]:

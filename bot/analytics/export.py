@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, date, datetime, time
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from bot.analytics.records import COLUMNS, anonymised_rows
+from bot.analytics.records import COLUMNS, read_rows
 from bot.analytics.rules import load_analytics_rules
 from bot.analytics.suppression import Suppressed, suppress_small_cells
 from bot.storage import Store
@@ -18,9 +18,8 @@ __all__ = ["export_rows", "write_csv", "write_parquet"]
 
 def export_rows(store: Store, kb: KnowledgeBase, since: date | None) -> Suppressed:
     """The publishable rows of every consented diagnosis made on or after `since`."""
-    start = datetime.combine(since, time.min, tzinfo=UTC) if since else None
     rules = load_analytics_rules()
-    return suppress_small_cells(list(anonymised_rows(store.diagnosis_rows(since=start), kb, rules)), rules)
+    return suppress_small_cells(read_rows(store, kb, rules, since), rules)
 
 
 def write_csv(rows: list[dict[str, Any]], out: IO[str]) -> None:

@@ -8,13 +8,14 @@ by the size class; the RSH percentile is already a band (40, 50, … 100).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Protocol
 
 from bot.analytics.rules import AnalyticsRules
+from bot.storage import Store
 from knowledge import KnowledgeBase
 
-__all__ = ["COLUMNS", "anonymised_rows"]
+__all__ = ["COLUMNS", "anonymised_rows", "read_rows", "start_of"]
 
 ANSWER_COLUMNS = ("operating", "formal", "premises", "surplus", "keeps_records", "main_need", "rsh_percentile")
 RESULT_COLUMNS = ("segment", "family", "stage", "size", "pertinence")
@@ -55,6 +56,16 @@ def anonymised_rows(
     for record in records:
         if record.consent:
             yield _row(record.created_at.date(), record.kb_version, record.answers, record.results, kb, rules)
+
+
+def read_rows(store: Store, kb: KnowledgeBase, rules: AnalyticsRules, since: date | None) -> list[dict[str, Any]]:
+    """The anonymised rows of every consented diagnosis made on or after `since` (all when None)."""
+    return list(anonymised_rows(store.diagnosis_rows(since=start_of(since)), kb, rules))
+
+
+def start_of(day: date | None) -> datetime | None:
+    """The first moment (UTC) of a period that starts on `day`; None for no start."""
+    return datetime.combine(day, time.min, tzinfo=UTC) if day else None
 
 
 def _row(

@@ -18,7 +18,7 @@ import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from bot.analytics.charts import grouped_bars, weekly_line
-from bot.analytics.records import anonymised_rows
+from bot.analytics.records import read_rows, start_of
 from bot.analytics.rules import AnalyticsRules, load_analytics_rules
 from bot.analytics.tables import CrossTab, crosstab
 from bot.storage import Store
@@ -71,13 +71,15 @@ def labels() -> dict[str, dict[str, str]]:
 
 @cache
 def _environment() -> Environment:
-    return Environment(
+    environment = Environment(
         loader=PackageLoader("bot", "templates/reports"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["small_cell"] = small_cell
+    return environment
 
 
 def _share(rows: list[Row], test: Callable[[Row], bool]) -> float | None:
@@ -159,7 +161,8 @@ def _by_agency(instruments: list[Any], kb: KnowledgeBase) -> list[tuple[str, lis
     return [(agency, sorted(names)) for agency, names in sorted(grouped.items())]
 
 
-def _count(n: int, k: int) -> str:
+def small_cell(n: int, k: int) -> str:
+    """A count as published: "<k" when it is under k people (zero is shown: it singles nobody out)."""
     return str(n) if n >= k or n == 0 else f"<{k}"
 
 
@@ -172,7 +175,7 @@ def map_context(data: ReportInput) -> dict[str, Any]:
     communes_map = {
         commune.id: {
             "name": commune.name,
-            "count": _count(counts[commune.id], k),
+            "count": small_cell(counts[commune.id], k),
             "fill": _shade(counts[commune.id] / most if most and counts[commune.id] >= k else 0.0),
         }
         for commune in kb.communes.values()
@@ -270,16 +273,12 @@ def render_report(kind: str, data: ReportInput) -> str:
 
 def load_input(store: Store, kb: KnowledgeBase, kind: str, since: date | None, until: date | None) -> ReportInput:
     """The data a report of `kind` needs (the matrix needs only the knowledge base)."""
-    start = datetime.combine(since, datetime.min.time(), tzinfo=UTC) if since else None
     rules = load_analytics_rules()
     if kind in KB_ONLY:
         return ReportInput([], kb, rules, since, until, datetime.now(UTC), with_data=False)
-    rows = [
-        row
-        for row in anonymised_rows(store.diagnosis_rows(since=start), kb, rules)
-        if until is None or row["date"] <= until.isoformat()
-    ]
-    return ReportInput(rows, kb, rules, since, until, datetime.now(UTC), dict(store.conversation_phases(start)))
+    rows = [row for row in read_rows(store, kb, rules, since) if until is None or row["date"] <= until.isoformat()]
+    phases = dict(store.conversation_phases(start_of(since)))
+    return ReportInput(rows, kb, rules, since, until, datetime.now(UTC), phases)
 
 
 def write_report(kind: str, out: Path, data: ReportInput) -> None:

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from bot.channels.ordering import KeyedLock, RecentIds
+from bot.channels.ordering import KeyedLock
 from bot.engine import Engine
 from bot.replies import Reply
 
@@ -42,7 +42,6 @@ class ChannelEngine:
         self.channel = channel
         self.zone = ZoneInfo(timezone)
         self.locks = KeyedLock()
-        self.seen = RecentIds()
         self._pool = None if _runs_locally(engine) else ThreadPoolExecutor(WORKERS, thread_name_prefix=channel)
 
     def today(self) -> date:

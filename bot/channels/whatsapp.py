@@ -20,6 +20,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from bot.channels.ordering import RecentIds
 from bot.channels.retry import backoff, send_with_retry
 from bot.channels.turns import ChannelEngine
 from bot.channels.whatsapp_messages import Inbound, messages_for, parse_webhook
@@ -84,6 +85,7 @@ class WhatsAppChannel:
         self.engine = engine
         self.config = config
         self.api = api or GraphApi(config)
+        self.seen = RecentIds()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def verify(self, request: Request) -> Response:
@@ -106,7 +108,7 @@ class WhatsAppChannel:
             logger.warning("unreadable notification", extra={"event": "whatsapp_bad_request", "error": str(exc)})
             return JSONResponse({"error": "unreadable notification"}, status_code=400)
         for message in inbound:
-            if self.engine.seen.first_time(message.message_id):
+            if self.seen.first_time(message.message_id):
                 self._start(self._answer(message))
         return JSONResponse({"received": len(inbound)})
 

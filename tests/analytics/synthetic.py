@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 
-from bot.analytics.records import anonymised_rows
+from bot.analytics.records import read_rows
 from bot.analytics.rules import load_analytics_rules
 from bot.engine import diagnosis_results
 from bot.storage import Store
@@ -53,4 +53,4 @@ def synthetic_rows(kb: KnowledgeBase, count: int, seed: int = 1) -> list[dict[st
     """The anonymised rows of `count` synthetic diagnoses (stored in memory first, as the engine would)."""
     store = Store("sqlite:///:memory:")
     add_synthetic_diagnoses(store, kb, count, seed)
-    return list(anonymised_rows(store.diagnoses(), kb, load_analytics_rules()))
+    return read_rows(store, kb, load_analytics_rules(), None)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,8 +15,8 @@ from bot.analytics.records import COLUMNS
 from bot.settings import Settings
 from bot.storage import Store
 from tests.analytics.synthetic import add_synthetic_diagnoses
+from tests.ruta_process import run_ruta
 
-RUTA = Path(sys.executable).with_name("ruta")
 COUNT = 2000
 
 
@@ -30,9 +28,7 @@ def home(tmp_path_factory, kb) -> Path:
 
 
 def _ruta(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUTA_")}
-    env |= {"RUTA_HOME": str(home), "RUTA_RETENTION_MONTHS": "0"}
-    return subprocess.run([str(RUTA), *args], env=env, capture_output=True, text=True, timeout=120)
+    return run_ruta(home, *args, RUTA_RETENTION_MONTHS="0")
 
 
 def test_csv_export_is_anonymised_and_totals_add_up(home):
@@ -90,9 +86,6 @@ def test_records_older_than_the_retention_period_are_deleted(tmp_path, kb):
     old, recent = datetime(2023, 1, 10, tzinfo=UTC), datetime.now(UTC)
     store.add_diagnosis("a", {}, {}, "v", old)
     store.add_diagnosis("b", {}, {}, "v", recent)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUTA_")} | {"RUTA_HOME": str(tmp_path)}
-    result = subprocess.run(
-        [str(RUTA), "purge", "--months", "12"], env=env, capture_output=True, text=True, timeout=120
-    )
+    result = run_ruta(tmp_path, "purge", "--months", "12")
     assert result.returncode == 0 and "deleted 1 diagnoses" in result.stdout
     assert [record.user_key for record in store.diagnoses()] == ["b"]

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pypdfium2
 import pytest
@@ -16,8 +12,8 @@ import pytest
 from bot.analytics.reports import ReportInput, render_report, write_report
 from bot.analytics.rules import load_analytics_rules
 from tests.analytics.synthetic import synthetic_rows
+from tests.ruta_process import run_ruta
 
-RUTA = Path(sys.executable).with_name("ruta")
 VOID = {"meta", "br", "img", "hr", "link", "input", "path", "rect", "circle", "line", "polyline", "use", "stop"}
 
 
@@ -128,10 +124,7 @@ def test_the_gender_pdf_renders_to_png_pages(data, tmp_path):
     ],
 )
 def test_bad_report_options_exit_2(tmp_path, args, message):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUTA_")} | {"RUTA_HOME": str(tmp_path)}
-    result = subprocess.run(
-        [str(RUTA), "report", *args], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
-    )
+    result = run_ruta(tmp_path, "report", *args)
     assert result.returncode == 2 and message in result.stderr
 
 
@@ -140,15 +133,7 @@ def test_report_all_writes_the_four_pdfs_reading_the_data_once(tmp_path, kb):
     from tests.analytics.synthetic import add_synthetic_diagnoses
 
     add_synthetic_diagnoses(Store(f"sqlite:///{tmp_path / 'ruta.sqlite3'}"), kb, 300)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUTA_")}
-    env |= {"RUTA_HOME": str(tmp_path), "RUTA_RETENTION_MONTHS": "0"}
-    result = subprocess.run(
-        [str(RUTA), "report", "all", "--out", str(tmp_path / "out")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_ruta(tmp_path, "report", "all", "--out", str(tmp_path / "out"), RUTA_RETENTION_MONTHS="0")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "gender.pdf",

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.fakes.telegram_api import FakeBotApi
-
-RUTA = Path(sys.executable).with_name("ruta")
-
-
-def _env(tmp_path: Path, **values: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("RUTA_")}
-    return {**clean, "RUTA_HOME": str(tmp_path), **values}
+from tests.ruta_process import RUTA, run_ruta, ruta_env
 
 
 @pytest.mark.parametrize(
@@ -29,9 +20,7 @@ def _env(tmp_path: Path, **values: str) -> dict[str, str]:
     ],
 )
 def test_a_missing_setting_exits_2_naming_it(tmp_path, command, values, message):
-    result = subprocess.run(
-        [str(RUTA), *command], env=_env(tmp_path, **values), capture_output=True, text=True, timeout=120
-    )
+    result = run_ruta(tmp_path, *command, **values)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -39,7 +28,7 @@ def test_a_missing_setting_exits_2_naming_it(tmp_path, command, values, message)
 
 async def test_ruta_telegram_answers_and_stops_cleanly(tmp_path):
     async with FakeBotApi() as fake:
-        env = _env(
+        env = ruta_env(
             tmp_path,
             RUTA_TELEGRAM_TOKEN=fake.token,
             RUTA_TELEGRAM_BASE_URL=fake.base_url,

@@ -19,8 +19,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self, TypedDict
+from typing import Any, TypedDict
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from typing_extensions import Unpack
 
-from tests.fakes.server import DISCONNECT, FailureStatus, FaultInjector, LocalServer, Signals, drop_connection
+from tests.fakes.server import DISCONNECT, FailureStatus, FaultInjector, LocalServer, Service, Signals, drop_connection
 from tests.fakes.server import serve_forever as _serve_forever
 
 GRAPH_VERSION = "v21.0"
@@ -267,7 +266,7 @@ class GraphRequest:
     response: Any
 
 
-class FakeGraphApi:
+class FakeGraphApi(Service):
     """Fake WhatsApp Cloud API; ``base_url`` is ``http://127.0.0.1:PORT`` (the version goes in the path)."""
 
     def __init__(
@@ -313,15 +312,6 @@ class FakeGraphApi:
 
     async def stop(self) -> None:
         await self.server.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     # --- HTTP -----------------------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from abc import ABC, abstractmethod
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass
@@ -43,7 +44,26 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-class LocalServer:
+class Service(ABC):
+    """Something with async `start()` and `stop()`; `async with` starts it and stops it."""
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+class LocalServer(Service):
     """Run ``app`` with uvicorn on 127.0.0.1 as a task of the current event loop.
 
     ``port=0`` picks a free port; after ``await start()`` the bound port is in ``port`` and the base URL in ``url``.
@@ -107,15 +127,6 @@ class LocalServer:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     def abort_connection(self, client: tuple[str, int]) -> bool:
         """Abort the TCP connection of the request that came from ``client``; True if it was found."""

@@ -22,8 +22,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -32,7 +31,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import DISCONNECT, Failure, FailureStatus, FaultInjector, LocalServer, Signals, drop_connection
+from tests.fakes.server import (
+    DISCONNECT,
+    Failure,
+    FailureStatus,
+    FaultInjector,
+    LocalServer,
+    Service,
+    Signals,
+    drop_connection,
+)
 from tests.fakes.server import serve_forever as _serve_forever
 from tests.fakes.telegram_markup import EntityError, ParsedText, parse_text
 
@@ -386,7 +394,7 @@ def _now() -> int:
 # --- the fake -------------------------------------------------------------------------------------------------------
 
 
-class FakeBotApi:
+class FakeBotApi(Service):
     """Fake Telegram Bot API server; see the module docstring."""
 
     def __init__(
@@ -474,15 +482,6 @@ class FakeBotApi:
         self._signals.notify(_UPDATES)
         await self._stop_delivery()
         await self.server.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     # --- HTTP layer -----------------------------------------------------------------------------------------------
 
