@@ -62,16 +62,19 @@ class Engine:
         state = self._state(key)
         message = _clean(text)
         if not message:
-            return self._unsupported(key, state)
-        message = state.buttons.get(_button_key(message, state.buttons), message)
-        turn = self.policy.step(state, self._parse(message), today or date.today())
+            turn = self.policy.unsupported(state, today or date.today())
+        else:
+            message = state.buttons.get(_button_key(message, state.buttons), message)
+            turn = self.policy.step(state, self._parse(message), today or date.today())
         self._persist(key, turn)
         return turn.replies
 
-    def handle_unsupported(self, channel: str, user_id: str) -> list[Reply]:
+    def handle_unsupported(self, channel: str, user_id: str, today: date | None = None) -> list[Reply]:
         """Reply to a voice note, photo, sticker…: say what the bot understands and ask again."""
         key = self.user_key(channel, user_id)
-        return self._unsupported(key, self._state(key))
+        turn = self.policy.unsupported(self._state(key), today or date.today())
+        self._persist(key, turn)
+        return turn.replies
 
     def _parse(self, message: str) -> ParseDict:
         """NLU of the message; a command (/borrar) is its intent; an intent the domain lacks is out of scope."""
@@ -82,12 +85,6 @@ class Engine:
         if parse["intent"]["name"] not in self.domain.intents:
             parse = ParseDict(text=message, intent=IntentDict(name="out_of_scope", confidence=1.0), entities=[])
         return parse
-
-    def _unsupported(self, key: str, state: ConversationState) -> list[Reply]:
-        replies = [self.speaker.say("utter_unsupported_message")]
-        if state.phase == "form" and state.requested_slot:
-            replies.append(self.speaker.ask(state.requested_slot, 0, self.rules.max_reasks))
-        return replies
 
     def _state(self, key: str) -> ConversationState:
         raw = self.store.load_state(key)

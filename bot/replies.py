@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -35,12 +36,27 @@ class Speaker:
         self.kb = kb
         self.fmt = fmt
 
-    def say(self, name: str, buttons_from: str | None = None) -> Reply:
-        """Response `name`; with the buttons of `buttons_from` (or its own) for closed questions."""
+    def say(self, name: str, /, buttons_from: str | None = None, emphasis: Iterable[str] = (), **values: str) -> Reply:
+        """Response `name` with its `{placeholders}` filled (those in `emphasis` stand out); with the buttons of
+        `buttons_from` (or its own) for closed questions."""
         response = self.domain.response(name)
         buttons = self.domain.response(buttons_from).buttons if buttons_from else response.buttons
-        text = html.escape(response.text, quote=False) if self.fmt == "html" else response.text
+        text = self._escape(response.text)
+        if values:
+            marked = set(emphasis)
+            text = text.format_map(
+                {
+                    key: self._bold(self._escape(value)) if key in marked else self._escape(value)
+                    for key, value in values.items()
+                }
+            )
         return Reply(text, list(buttons))
+
+    def _escape(self, text: str) -> str:
+        return html.escape(text, quote=False) if self.fmt == "html" else text
+
+    def _bold(self, text: str) -> str:
+        return {"html": f"<b>{text}</b>", "whatsapp": f"*{text}*"}.get(self.fmt, f"«{text}»")
 
     def ask(self, slot: str, attempt: int, max_reasks: int) -> Reply:
         """The question for `slot`: first as asked, then once with an example, then 'choose an option'."""

@@ -59,7 +59,9 @@ class ChannelEngine:
 
     async def reply_unsupported(self, user_id: str) -> list[Reply]:
         """The replies to a voice note, photo, sticker, location or document."""
-        return await self._run(partial(self.engine.handle_unsupported, self.channel, user_id), "unsupported")
+        return await self._run(
+            partial(self.engine.handle_unsupported, self.channel, user_id, self.today()), "unsupported"
+        )
 
     async def _run(self, turn: Callable[[], list[Reply]], kind: str) -> list[Reply]:
         started = time.perf_counter()

@@ -7,12 +7,14 @@ are answered from the knowledge base in every phase and the pending question is 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from bot.dialogue.changes import accept_answers, answer_label
 from bot.dialogue.rules import DialogueRules
-from bot.dialogue.slots import extract_slots
+from bot.dialogue.slots import answer_to_question, extract_slots
 from bot.dialogue.state import ConversationState
 from bot.domain import Domain
 from bot.replies import Reply, Speaker
@@ -51,7 +53,20 @@ class Policy:
     # -- entry point -------------------------------------------------------------------------------------------
 
     def step(self, state: ConversationState, parse: ParseDict, today: date) -> Turn:
-        """Handle one parsed message."""
+        """Handle one parsed message; a reply identical to the previous one is never sent again as it was."""
+        turn = self._decide(state, parse, today)
+        return self._never_repeated(turn, state, today)
+
+    def unsupported(self, state: ConversationState, today: date) -> Turn:
+        """A voice note, photo, sticker… or an empty message: say what the bot understands and ask again."""
+        turn = Turn(state.model_copy(deep=True))
+        turn.replies.append(self.speaker.say("utter_unsupported_message"))
+        if turn.state.phase == "form" and turn.state.requested_slot:
+            turn.state.attempts += 1
+            return self._never_repeated(self._ask(turn, today), state, today)
+        return self._never_repeated(turn, state, today)
+
+    def _decide(self, state: ConversationState, parse: ParseDict, today: date) -> Turn:
         turn = Turn(state.model_copy(deep=True))
         intent = parse["intent"]["name"]
         if intent == "delete_data":
@@ -67,6 +82,19 @@ class Policy:
         handler = {"new": self._new, "consent": self._consent, "form": self._form, "done": self._done}
         return handler[turn.state.phase](turn, parse, today)
 
+    def _never_repeated(self, turn: Turn, before: ConversationState, today: date) -> Turn:
+        """The same replies as last turn mean the person is stuck: help more (the question moves on, or a hint)."""
+        if turn.replies and not turn.erase and _signature(turn.replies) == before.last_reply:
+            state = turn.state
+            if state.phase == "form" and state.requested_slot and turn.replies[-1].buttons:
+                turn.replies.pop()
+                state.attempts += 1
+                turn = self._ask(turn, today)
+            else:
+                turn.replies.append(self.speaker.say("utter_stuck"))
+        turn.state.last_reply = _signature(turn.replies)
+        return turn
+
     # -- phases ------------------------------------------------------------------------------------------------
 
     def _new(self, turn: Turn, parse: ParseDict, today: date) -> Turn:
@@ -81,7 +109,7 @@ class Policy:
         if consent.get("consent") is False:
             return self._erase(turn, "utter_consent_declined")
         if consent.get("consent") is not True:
-            turn.replies.append(self.speaker.say("utter_ask_consent"))
+            turn.replies.append(self.speaker.say("utter_reask_consent", buttons_from="utter_ask_consent"))
             return turn
         state = turn.state
         state.consent, state.phase = True, "form"
@@ -105,29 +133,47 @@ class Policy:
         if intent == "out_of_scope":  # off-topic while a question waits: an unusable answer, so help more
             turn.replies.append(self.speaker.say("utter_out_of_scope"))
             state.attempts += 1
-            return self._ask(turn)
+            return self._ask(turn, today)
         found = extract_slots(parse, self.domain, self.rules, self.rules.form, state.requested_slot)
-        corrected = self._fill(state, found.values)
-        if corrected:
-            turn.replies.append(self.speaker.say("utter_corrected"))
-        if found.invalid and not found.values:
+        found = answer_to_question(found, parse, self.domain, self.rules, state.requested_slot)
+        accepted = accept_answers(state.slots, found, parse, state.requested_slot, self.rules)
+        self._fill(state, accepted.values)
+        turn.replies += self._say_changed(accepted.changed, state)
+        if found.invalid and not accepted.values:
             turn.replies.append(self.speaker.say("utter_invalid_value"))
-        if not found.values:
+        if not accepted.values:
             state.attempts += 1
-            return self._ask(turn)
+            return self._ask(turn, today)
         return self._next_question(turn, today)
 
     def _done(self, turn: Turn, parse: ParseDict, today: date) -> Turn:
-        """After the route: corrections give a new route; anything else gets the hint of what can be asked."""
+        """After the route: a correction or a missing answer gives a new route; else the hint of what to ask."""
+        state = turn.state
         found = extract_slots(parse, self.domain, self.rules, self.rules.form, None)
-        if self._fill(turn.state, found.values):
-            turn.replies.append(self.speaker.say("utter_corrected"))
+        accepted = accept_answers(state.slots, found, parse, None, self.rules)
+        added = [name for name in accepted.values if state.slots.get(name) is None]
+        self._fill(state, accepted.values)
+        if accepted.changed or added:
+            turn.replies += self._say_changed(accepted.changed + added, state)
             return self._deliver(turn, today)
         name = {"thank": "utter_thank", "goodbye": "utter_goodbye"}.get(
             parse["intent"]["name"], "utter_after_diagnosis"
         )
         turn.replies.append(self.speaker.say(name))
         return turn
+
+    def _say_changed(self, slots: list[str], state: ConversationState) -> list[Reply]:
+        """'Cambié tu rubro a Comida. Si no es así, dime tu rubro.' for every answer changed, in words."""
+        return [
+            self.speaker.say(
+                "utter_changed",
+                emphasis=["value"],
+                name=self.rules.answer_names[slot].name,
+                value=answer_label(slot, state.slots[slot], self.domain, self.rules),
+            )
+            for slot in slots
+            if slot in self.rules.answer_names
+        ]
 
     # -- helpers -----------------------------------------------------------------------------------------------
 
@@ -139,7 +185,7 @@ class Policy:
         elif phase == "form":
             if resume:
                 turn.replies.append(self.speaker.say("utter_resume"))
-            return self._ask(turn)
+            return self._ask(turn, today)
         elif phase == "new":
             turn.state.phase = "consent"
             turn.replies.append(self.speaker.say("utter_ask_consent"))
@@ -160,20 +206,16 @@ class Policy:
             return turn
         return self._next_question(turn, today)
 
-    def _fill(self, state: ConversationState, values: dict[str, Any]) -> bool:
-        """Store answers; True when an answer given before was changed (a correction)."""
-        corrected = False
+    def _fill(self, state: ConversationState, values: dict[str, Any]) -> None:
+        """Store answers (the caller decided which may be stored)."""
         for name, value in values.items():
             if name not in PROFILE_FIELDS:
                 continue
-            previous = state.slots.get(name)
-            corrected = corrected or (previous is not None and previous != value)
             state.slots[name] = value
             if name in state.unknown:
                 state.unknown.remove(name)
             if name in self.rules.implies_operating and value and state.slots.get("operating") is None:
                 state.slots["operating"] = True
-        return corrected
 
     def _mark_unknown(self, state: ConversationState, slot: str) -> None:
         state.slots.pop(slot, None)
@@ -199,13 +241,18 @@ class Policy:
         state.requested_slot = slot
         if slot is None:
             return self._deliver(turn, today)
-        return self._ask(turn)
+        return self._ask(turn, today)
 
-    def _ask(self, turn: Turn) -> Turn:
+    def _ask(self, turn: Turn, today: date) -> Turn:
+        """The pending question, with more help each time; after `max_asks` times in a row, move on."""
         state = turn.state
         if state.requested_slot is None:
             turn.replies.append(self.speaker.say("utter_after_diagnosis"))
             return turn
+        if state.attempts >= self.rules.max_asks:
+            self._mark_unknown(state, state.requested_slot)
+            turn.replies.append(self.speaker.say("utter_move_on"))
+            return self._next_question(turn, today)
         reply = self.speaker.ask(state.requested_slot, state.attempts, self.rules.max_reasks)
         state.buttons = {button.title: button.payload for button in reply.buttons}
         turn.replies.append(reply)
@@ -276,3 +323,8 @@ class Policy:
         if agency:
             return next((i for i in candidates if self.kb.instruments[i].agency == agency), None)
         return DEFAULT_OFFICE_INSTRUMENT if intent == "ask_office" else None
+
+
+def _signature(replies: list[Reply]) -> str:
+    """A short digest of what was said (the text itself is not kept in the state)."""
+    return hashlib.blake2s("\x00".join(reply.text for reply in replies).encode(), digest_size=8).hexdigest()

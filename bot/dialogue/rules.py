@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
-__all__ = ["DIALOGUE_RULES_PATH", "DialogueRules", "Range", "Skip", "load_dialogue_rules"]
+__all__ = ["DIALOGUE_RULES_PATH", "AnswerName", "DialogueRules", "Range", "Skip", "load_dialogue_rules"]
 
 DIALOGUE_RULES_PATH = Path(__file__).parents[1] / "dialogue.yml"
 
@@ -28,10 +28,23 @@ class Range(_Strict):
     max: float
 
 
+class AnswerName(_Strict):
+    """How the bot names an answer when it says what it changed: "Cambié tu rubro a Comida"."""
+
+    name: str
+    value: str = "{}"  # a format for numbers; categories are named by their button titles
+
+
 class DialogueRules(_Strict):
     form: str
     consent_form: str
     max_reasks: int
+    max_asks: int
+    answers_from: dict[str, dict[str, int]]
+    correction_markers: list[str]
+    change_min_confidence: float
+    answer_names: dict[str, AnswerName]
+    bool_names: dict[bool, str]
     skip: dict[str, Skip]
     implies_operating: list[str]
     ranges: dict[str, Range]
@@ -46,6 +59,8 @@ class DialogueRules(_Strict):
         unknown = set(self.command_menu) - set(self.commands)
         if unknown:
             raise ValueError(f"command_menu lists commands that `commands` lacks: {sorted(unknown)}")
+        if self.max_asks <= self.max_reasks + 1:
+            raise ValueError("max_asks must leave room for the question, its re-asks and the buttons")
         return self
 
 

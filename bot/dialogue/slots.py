@@ -16,7 +16,7 @@ from bot.dialogue.rules import DialogueRules
 from bot.domain import Domain, Slot, SlotMapping
 from nlu.parse import EntityDict, ParseDict
 
-__all__ = ["Extraction", "extract_slots"]
+__all__ = ["Extraction", "answer_to_question", "extract_slots"]
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Extraction:
 
     values: dict[str, Any] = field(default_factory=dict)
     invalid: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, EntityDict] = field(default_factory=dict)  # the entity each slot's value came from
 
 
 def _conditions_hold(mapping: SlotMapping, active_loop: str | None, requested: str | None) -> bool:
@@ -36,15 +37,15 @@ def _conditions_hold(mapping: SlotMapping, active_loop: str | None, requested: s
     )
 
 
-def _mapped_value(mapping: SlotMapping, intent: str, entities: list[EntityDict]) -> tuple[bool, Any, str | None]:
-    """(found, value, entity type it came from)."""
+def _mapped_value(mapping: SlotMapping, intent: str, entities: list[EntityDict]) -> tuple[bool, Any, EntityDict | None]:
+    """(found, value, the entity it came from)."""
     if mapping.type == "from_intent":
         intents = [mapping.intent] if isinstance(mapping.intent, str) else mapping.intent or []
         return (intent in intents, mapping.value, None)
     if mapping.type == "from_entity":
         for entity in entities:
             if entity["entity"] == mapping.entity and entity.get("role") == mapping.role:
-                return True, entity["value"], entity["entity"]
+                return True, entity["value"], entity
     return False, None, None
 
 
@@ -57,7 +58,7 @@ def _normalise(name: str, slot: Slot, value: Any, source: str | None, rules: Dia
         return (slot.values is None or text in slot.values), text
     try:
         number = float(str(value).replace(",", "."))
-    except ValueError:
+    except (ValueError, OverflowError):
         return False, value
     if name == "monthly_sales_clp" and source == "number" and number < rules.sales_thousands_below:
         number *= 1000
@@ -79,13 +80,60 @@ def extract_slots(
         for mapping in slot.mappings:
             if not _conditions_hold(mapping, active_loop, requested):
                 continue
-            matched, raw, source = _mapped_value(mapping, intent, parse["entities"])
+            matched, raw, entity = _mapped_value(mapping, intent, parse["entities"])
             if not matched:
                 continue
-            valid, value = _normalise(name, slot, raw, source, rules)
-            if valid:
-                found.values[name] = value
-            else:
-                found.invalid[name] = raw
+            _keep(found, name, *_normalise(name, slot, raw, entity["entity"] if entity else None, rules), raw, entity)
             break
     return found
+
+
+def answer_to_question(
+    found: Extraction, parse: ParseDict, domain: Domain, rules: DialogueRules, requested: str | None
+) -> Extraction:
+    """The pending question owns the answer: an entity that fits the slot asked goes there, whatever its role.
+
+    `54 años` at the age question is a duration for the NLU; it answers the age (54), not the months in
+    operation. The entity taken by the question fills no other slot.
+    """
+    if requested is None or requested in found.values:
+        return found
+    own_roles = {(m.entity, m.role) for m in domain.slots[requested].mappings if m.role}
+    for entity in parse["entities"]:
+        divisor = rules.answers_from.get(requested, {}).get(entity["entity"])
+        role = entity.get("role")
+        if divisor is None or (role and (entity["entity"], role) not in own_roles):  # "somos 4" names its slot
+            continue
+        raw = _divided(entity["value"], divisor)
+        if raw is None:
+            continue
+        valid, value = _normalise(requested, domain.slots[requested], raw, entity["entity"], rules)
+        owned = Extraction(dict(found.values), dict(found.invalid), dict(found.sources))
+        for name in [n for n, source in owned.sources.items() if source is entity]:
+            owned.values.pop(name, None)
+            owned.invalid.pop(name, None)
+            owned.sources.pop(name)
+        owned.invalid.pop(requested, None)
+        _keep(owned, requested, valid, value, raw, entity)
+        return owned
+    return found
+
+
+def _keep(found: Extraction, name: str, valid: bool, value: Any, raw: Any, entity: EntityDict | None) -> None:
+    if valid:
+        found.values[name] = value
+    else:
+        found.invalid[name] = raw
+    if entity is not None:
+        found.sources[name] = entity
+
+
+def _divided(value: Any, divisor: int) -> Any:
+    """`value` in the question's unit (months of a duration / 12 = years), or None when it is not whole."""
+    if divisor == 1:
+        return value
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number // divisor if number % divisor == 0 else None

@@ -23,3 +23,4 @@ class ConversationState(BaseModel):
     attempts: int = 0
     buttons: dict[str, str] = {}
     route: list[str] = []
+    last_reply: str = ""  # a digest of the last turn's replies, so that none is sent twice in a row as it was
