@@ -305,6 +305,12 @@ _SALES_STEMS: Final = (
 _SALES_AFTER: Final = frozenset({"mensual", "mensuales", "diario", "diarios", "semanal", "semanales"})
 _SALES_AFTER_PAIRS: Final = frozenset({("al", "mes"), ("al", "dia"), ("por", "mes"), ("x", "mes"), ("por", "dia")})
 _YEAR_MARKERS: Final = frozenset({"el", "desde", "del", "en", "ano", "anos"})
+# Idioms that look like numbers: "partir de cero" / "desde 0" (from scratch; not "de 0 a 10"), "mil gracias"
+# (many thanks), and "en un mes vendo..." / "cada una semana" (a period of a rate, not a time in business).
+_FROM_SCRATCH_BEFORE: Final = frozenset({"de", "desde"})
+_RANGE_AFTER: Final = frozenset({"a", "al", "hasta", "y"})
+_MIL_IDIOMS: Final = frozenset({"gracias", "disculpas", "perdones", "veces", "besos", "bendiciones", "saludos"})
+_RATE_BEFORE: Final = frozenset({"en", "cada"})
 
 _TOKEN_RE: Final = re.compile(r"(?P<num>[0-9]+(?:[.,][0-9]+)*)|(?P<word>[^\W\d_]+)|(?P<sym>[$%])")
 _MAX_DIGIT_TOKEN: Final = 24
@@ -679,8 +685,17 @@ class _Scanner:
             return self._found("money", value, first, j - 1), j
         return self._plain(phrase, value, j)
 
-    def _duration(self, phrase: _Phrase, value: Fraction, unit: _Unit, j: int) -> tuple[_Found, int]:
-        """Classify "N años" as a duration, except "tengo 52 años" / "52 años de edad", which is an age."""
+    def _duration(self, phrase: _Phrase, value: Fraction, unit: _Unit, j: int) -> tuple[_Found | None, int]:
+        """Classify "N años" as a duration, except "tengo 52 años" / "52 años de edad", which is an age.
+
+        "en un mes vendo 900 lucas" names the period of a rate: no duration (unless a duration is asked for).
+        """
+        if (
+            not self.prefer_duration
+            and phrase.shape == "article"
+            and self._prev_word(phrase.first, skip=False) in _RATE_BEFORE
+        ):
+            return None, j
         if not self.prefer_duration and unit.factor == 12 and self._is_age(phrase.first, value, j):
             j += self._edad_suffix(j)
             return self._found("number", value, phrase.first, j - 1, role="age"), j
@@ -703,6 +718,8 @@ class _Scanner:
         """A number with no unit: drop lone articles and "medio", then look for a role or a sales context."""
         if phrase.shape == "half" or (phrase.shape == "article" and not self.keep_articles):
             return None, j
+        if self._is_idiom(phrase, value, j):
+            return None, j
         percent = self._percent_suffix(j)
         if percent:
             role = "rsh" if value <= 100 else None
@@ -711,6 +728,15 @@ class _Scanner:
         if role is None and self._is_money_amount(phrase, value, j):
             return self._found("money", value, phrase.first, j - 1), j
         return self._found("number", value, phrase.first, j - 1, role=role), j
+
+    def _is_idiom(self, phrase: _Phrase, value: Fraction, j: int) -> bool:
+        """ "quiero partir de cero", "empezar desde 0", "mil gracias": a lone word that counts nothing."""
+        if phrase.first != phrase.last:
+            return False
+        if value == 0:
+            before = self._prev_word(phrase.first, skip=False)
+            return before in _FROM_SCRATCH_BEFORE and self._word(j) not in _RANGE_AFTER
+        return self.toks[phrase.first].text == "mil" and self._word(j) in _MIL_IDIOMS
 
     def _percent_suffix(self, j: int) -> int:
         if self._is_joined(j) and self.toks[j].text == "%":
