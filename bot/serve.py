@@ -4,6 +4,10 @@
 - `GET|POST /whatsapp`: the WhatsApp Cloud API webhook (when the RUTA_WHATSAPP_* settings are set).
 - `GET /healthz`: liveness with the channels served, the knowledge base's version and a database check.
 Bodies over RUTA_MAX_REQUEST_BYTES get 413. Every request is logged as JSON without identifiers or query string.
+
+Start-up: Telegram's command menu is best effort (a warning if the Bot API refuses it). If Telegram does not accept
+the webhook (setWebhook, after retries), start-up fails with one line, `ruta: Telegram did not accept the webhook
+(...)`, instead of a traceback, and the process exits with code 3 (uvicorn's code for a failed start-up).
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +30,7 @@ from bot.channels.turns import ChannelEngine
 from bot.engine import Engine
 from bot.settings import Settings
 
-__all__ = ["ConfigError", "create_app"]
+__all__ = ["ConfigError", "StartupError", "create_app"]
 
 logger = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -39,6 +43,43 @@ WHATSAPP_SETTINGS = ("whatsapp_token", "whatsapp_phone_number_id", "whatsapp_app
 
 class ConfigError(ValueError):
     """A setting is missing or contradicts another; the message names the environment variable."""
+
+
+class StartupError(Exception):
+    """A channel could not start; the message is one line for the operator (no token, no URL)."""
+
+
+class Lifespan:
+    """The ASGI lifespan: run the channels' starts in order and unwind them at shutdown.
+
+    A StartupError fails start-up with its one-line message (uvicorn logs it and exits with code 3); what was
+    already started is stopped first. Any other error propagates, and uvicorn logs it with its traceback.
+    """
+
+    def __init__(self, app: ASGIApp, starts: list[Callable[[AsyncExitStack], Awaitable[None]]]) -> None:
+        self.app = app
+        self.starts = starts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        await receive()  # lifespan.startup
+        stack = AsyncExitStack()
+        try:
+            for start in self.starts:
+                await start(stack)
+        except StartupError as exc:
+            await stack.aclose()
+            await send({"type": "lifespan.startup.failed", "message": f"ruta: {exc}"})
+            return
+        except BaseException:
+            await stack.aclose()
+            raise
+        async with stack:
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+        await send({"type": "lifespan.shutdown.complete"})
 
 
 class BodyLimit:
@@ -154,9 +195,12 @@ def _add_telegram(service: Service, settings: Settings) -> None:
     webhook = telegram.TelegramWebhook(application, telegram.webhook_secret(token, settings.telegram_webhook_secret))
 
     async def start(stack: AsyncExitStack) -> None:
-        await webhook.start(settings.telegram_webhook_url)
-        stack.push_async_callback(webhook.stop)
         stack.callback(channel.close)
+        try:
+            await webhook.start(settings.telegram_webhook_url)
+        except telegram.WebhookRefused as exc:
+            raise StartupError(str(exc)) from None
+        stack.push_async_callback(webhook.stop)
 
     service.routes.append(Route("/telegram", webhook.receive, methods=["POST"]))
     service.starts.append(start)
@@ -200,13 +244,6 @@ def create_app(settings: Settings, engine: Engine) -> ASGIApp:
     _add_telegram(service, settings)
     _add_whatsapp(service, settings)
 
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            for start in service.starts:
-                await start(stack)
-            yield
-
     routes = [Route("/healthz", service.healthz, methods=["GET"]), *service.routes]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Lifespan(Starlette(routes=routes), service.starts)
     return RequestLog(BodyLimit(app, settings.max_request_bytes))

@@ -5,6 +5,10 @@ answered, the question is edited to show the choice, and the payload goes to the
 HTML (the templates escape every value), split under 4,096 characters. Voice notes, photos, stickers and the
 like get a kind reply; edits and channel posts are ignored. One chat's updates are handled in order, many chats
 at once; flood limits and network errors are retried.
+
+The command menu (setMyCommands) is best effort: a server that does not implement it, refuses it or keeps
+failing gets a short bounded retry (at most COMMAND_MENU_SECONDS in all), one warning, and the bot serves anyway.
+setWebhook is not: without it webhook mode receives nothing, so its failure raises WebhookRefused.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import MessageLimit, ParseMode, UpdateType
-from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -59,7 +63,9 @@ __all__ = [
     "ChatOrderedProcessor",
     "TelegramChannel",
     "TelegramWebhook",
+    "WebhookRefused",
     "build_application",
+    "register_commands",
     "webhook_secret",
 ]
 
@@ -70,6 +76,9 @@ SHORT_TITLE = 14  # buttons whose titles are all this short go two to a row
 # connection frees up, so more requests than connections make sending quadratic: the bot queues them instead.
 CONNECTIONS = 8
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# The command menu may hold up start-up this long at most (all attempts and waits), in this many attempts.
+COMMAND_MENU_SECONDS = 2.0
+COMMAND_MENU_ATTEMPTS = 3
 
 logger = logging.getLogger(__name__)
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
@@ -198,10 +207,31 @@ class TelegramChannel:
             return await send_with_retry(send, retry_delay, what)
 
 
-async def register_commands(application: Application[Any, Any, Any, Any, Any, Any], menu: dict[str, str]) -> None:
-    """Show the command menu (/start, /ayuda, …) in the chat app."""
+async def register_commands(application: Application[Any, Any, Any, Any, Any, Any], menu: dict[str, str]) -> bool:
+    """Show the command menu (/start, /ayuda, …) in the chat app, best effort: False (and one warning) if not.
+
+    Transient failures (network, 5xx, a short flood wait) are retried within COMMAND_MENU_SECONDS; a method the
+    server does not know (404), a refusal or a longer wait give up at once. Only the error's type is logged: its
+    message may quote a server's page, and a page may quote the request URL, which holds the token.
+    """
     commands = [BotCommand(command, description) for command, description in menu.items()]
-    await send_with_retry(lambda: application.bot.set_my_commands(commands), retry_delay, "setMyCommands")
+    try:
+        async with asyncio.timeout(COMMAND_MENU_SECONDS):
+            for attempt in range(COMMAND_MENU_ATTEMPTS):
+                try:
+                    await application.bot.set_my_commands(commands)
+                    return True
+                except TelegramError as exc:
+                    wait = retry_delay(exc, attempt)
+                    if wait is None or wait > COMMAND_MENU_SECONDS / 2 or attempt == COMMAND_MENU_ATTEMPTS - 1:
+                        raise
+                    await asyncio.sleep(wait)
+    except (TelegramError, TimeoutError) as exc:
+        logger.warning(
+            "command menu not registered; the bot serves without it",
+            extra={"event": "command_menu_skipped", "call": "setMyCommands", "error": type(exc).__name__},
+        )
+    return False
 
 
 def build_application(
@@ -234,6 +264,16 @@ def webhook_secret(token: str, configured: str | None) -> str:
     return configured or hmac.new(token.encode(), b"ruta-telegram-webhook", hashlib.sha256).hexdigest()
 
 
+class WebhookRefused(Exception):
+    """setWebhook failed even after retries: webhook mode cannot receive updates. The message is one line."""
+
+
+def _description(exc: TelegramError) -> str:
+    """The Bot API's own description of an error, when it answered JSON (a web page is not quoted: see above)."""
+    own = exc.__cause__ is None and isinstance(exc, BadRequest | Forbidden | InvalidToken)
+    return f": {exc.message[:200]}" if own else ""
+
+
 class TelegramWebhook:
     """The /telegram endpoint of `ruta serve`: checks Telegram's secret token and queues the update."""
 
@@ -257,18 +297,30 @@ class TelegramWebhook:
         return PlainTextResponse("ok")
 
     async def start(self, url: str | None) -> None:
-        """Start handling updates; with a public URL, tell Telegram to post them there."""
+        """Start handling updates; with a public URL, tell Telegram to post them there.
+
+        The command menu is best effort (see register_commands). If setWebhook still fails after the usual
+        retries, the application is stopped again and WebhookRefused says so in one line (no URL, no token).
+        """
         await self.application.initialize()
         if self.application.post_init:  # what run_webhook would do: register the command menu
             await self.application.post_init(self.application)
         await self.application.start()
-        if url:
-            bot = self.application.bot
+        if not url:
+            return
+        bot = self.application.bot
+        try:
             await send_with_retry(
                 lambda: bot.set_webhook(url, secret_token=self.secret, allowed_updates=ALLOWED_UPDATES),
                 retry_delay,
                 "setWebhook",
             )
+        except TelegramError as exc:
+            await self.stop()
+            raise WebhookRefused(
+                f"Telegram did not accept the webhook (setWebhook: {type(exc).__name__}{_description(exc)}); "
+                "check RUTA_TELEGRAM_WEBHOOK_URL, RUTA_TELEGRAM_TOKEN and RUTA_TELEGRAM_BASE_URL"
+            ) from None
 
     async def stop(self) -> None:
         await self.application.stop()

@@ -1,4 +1,8 @@
-"""Drive the real python-telegram-bot Application against the fake Bot API, as a user would."""
+"""Drive the real python-telegram-bot Application against the fake Bot API, as a user would.
+
+`polling_bot` works against any FakeBotApi, including one that lacks a method:
+`FakeBotApi(method_status={"setMyCommands": 404})` (or 500, or `PlainPage(404)`; see tests/fakes/telegram_api.py).
+"""
 
 from __future__ import annotations
 

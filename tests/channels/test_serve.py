@@ -231,8 +231,9 @@ async def test_logs_carry_no_user_identifier(graph, embedded_nlu, tmp_path, capl
     assert not any(WA_USER in line for line in lines)
 
 
-async def test_telegram_webhook_mode(embedded_nlu, tmp_path):
-    async with FakeBotApi() as fake:
+@pytest.mark.parametrize("menu_status", [None, 500], ids=["menu", "set-my-commands-500"])
+async def test_telegram_webhook_mode(embedded_nlu, tmp_path, caplog, menu_status):
+    async with FakeBotApi(method_status={"setMyCommands": menu_status} if menu_status else {}) as fake:
         port = _free_port()
         settings = _settings(
             telegram_token=fake.token,
@@ -250,7 +251,13 @@ async def test_telegram_webhook_mode(embedded_nlu, tmp_path):
         assert forged.status_code == 403
         assert health["channels"] == ["telegram"]
         assert all(attempt.status == 200 for attempt in fake.webhook_attempts)
-        assert fake.commands, "the command menu is registered in webhook mode too"
+        skipped = [r for r in caplog.records if getattr(r, "event", None) == "command_menu_skipped"]
+        if menu_status is None:
+            assert fake.commands, "the command menu is registered in webhook mode too"
+            assert not skipped
+        else:  # the menu is best effort: one warning, and the webhook is set and served all the same
+            assert not fake.commands and len(skipped) == 1
+            assert fake.webhook["url"].endswith("/telegram")
 
 
 async def test_telegram_webhook_registration(embedded_nlu, tmp_path):

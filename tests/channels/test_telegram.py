@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
+from bot.channels.telegram import COMMAND_MENU_ATTEMPTS, COMMAND_MENU_SECONDS
 from bot.dialogue.rules import load_dialogue_rules
+from bot.logs import FIELDS, JsonFormatter
 from tests.channels.telegram_harness import TelegramUser, load_scripts, polling_bot
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram_api import FakeBotApi, PlainPage
 
 DIAGNOSIS = load_scripts()["panaderia_copiapo"]
 
@@ -47,6 +52,64 @@ async def test_the_command_menu_is_registered(fake, embedded_nlu, tmp_path):
         pass
     menu = load_dialogue_rules().command_menu
     assert {(c["command"], c["description"]) for c in fake.commands} == set(menu.items())
+
+
+def _menu_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if getattr(r, "event", None) == "command_menu_skipped"]
+
+
+@pytest.mark.parametrize("status", [404, 500, PlainPage(404)], ids=["404", "500", "404-page"])
+async def test_a_server_without_set_my_commands_still_serves_a_whole_diagnosis(embedded_nlu, tmp_path, caplog, status):
+    """A Bot API server that does not implement setMyCommands (or always fails it): one warning, the bot serves."""
+    async with FakeBotApi(method_status={"setMyCommands": status}) as fake:
+        user = TelegramUser(fake, 5101)
+        started = time.perf_counter()
+        async with polling_bot(fake, embedded_nlu, tmp_path / "db.sqlite3"):
+            startup = time.perf_counter() - started
+            await _play(user, DIAGNOSIS)
+    assert any("Tu ruta, paso a paso" in m.text for m in user.messages)
+    assert fake.commands == []
+    attempts = fake.call_counts["setMyCommands"]
+    assert attempts == (COMMAND_MENU_ATTEMPTS if status == 500 else 1)  # only a 5xx is worth retrying
+    assert startup < COMMAND_MENU_SECONDS + 1.5
+    [warning] = _menu_warnings(caplog)
+    assert warning.levelno == logging.WARNING
+    line = JsonFormatter().format(warning)
+    assert fake.token not in line and fake.url not in line and "<html>" not in line
+    assert {"event", "call", "error"} <= set(FIELDS)  # the warning's fields reach the JSON log
+    assert '"call":"setMyCommands"' in line
+
+
+@pytest.mark.parametrize(
+    ("failure", "registered"),
+    [({"status": 502}, True), ({"status": "disconnect"}, True), ({"status": 429, "retry_after": 30}, False)],
+    ids=["502-once", "disconnect-once", "long-flood-wait"],
+)
+async def test_a_passing_menu_failure_is_retried_briefly(embedded_nlu, tmp_path, caplog, failure, registered):
+    async with FakeBotApi() as fake:
+        fake.fail_next("setMyCommands", times=1, **failure)
+        started = time.perf_counter()
+        async with polling_bot(fake, embedded_nlu, tmp_path / "db.sqlite3"):
+            startup = time.perf_counter() - started
+            replies = await TelegramUser(fake, 5102).says("hola")
+    assert replies
+    assert bool(fake.commands) is registered
+    assert len(_menu_warnings(caplog)) == (0 if registered else 1)
+    assert startup < COMMAND_MENU_SECONDS + 1.5  # a 30 s flood wait is not waited for
+
+
+async def test_send_errors_are_not_swallowed(embedded_nlu, tmp_path, caplog):
+    """Only the menu is best effort: a send Telegram refuses is still reported as the update's failure."""
+    async with (
+        FakeBotApi(method_status={"sendMessage": 403}) as fake,
+        polling_bot(fake, embedded_nlu, tmp_path / "db.sqlite3"),
+    ):
+        fake.send_text(5103, "hola")
+        await fake.wait_idle(quiet=0.3)
+    assert fake.commands
+    errors: list[Any] = [r for r in caplog.records if getattr(r, "event", None) == "telegram_error"]
+    assert [r.error for r in errors] == ["Forbidden"]
+    assert fake.injected_failures["sendMessage"] == 1
 
 
 async def test_a_business_name_with_markup_is_answered_safely(fake, embedded_nlu, tmp_path):

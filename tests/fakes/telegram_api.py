@@ -5,6 +5,22 @@ users with ``send_text``/``press_button``/...; inspect what the bot did with ``b
 
 It can also run on its own (``python -m tests.fakes.telegram_api --port 8081``) and be driven through the small
 control API under ``/_control/`` (see ``FakeBotApi.control_routes``).
+
+Failures: ``fail_next(method, times=..., status=...)`` makes the next few calls of a method fail (429 with
+``retry_after``, a 5xx proxy page, or a dropped connection), as a passing outage would. A Bot API server that
+does not implement a method, or always fails it, is ``method_status``: every call of that method, until
+cleared, is answered with that HTTP status and nothing is applied (the call is still recorded and counted in
+``injected_failures``)::
+
+    FakeBotApi(method_status={"setMyCommands": 404})  # 404 {"ok":false,"error_code":404,"description":"Not Found"}
+    FakeBotApi(method_status={"setMyCommands": 500})  # 500 {..."error_code":500,"description":"Internal Server Error"}
+    FakeBotApi(method_status={"setMyCommands": PlainPage(404)})  # a non-JSON "404 Not Found" HTML page
+    fake.set_method_status("setMyCommands", 404)  # the same on a running fake
+    fake.set_method_status("setMyCommands", None)  # the method works again
+
+Method names are case-insensitive and must be methods the fake knows. A one-shot ``fail_next`` failure, if
+queued, is answered first. Out of process: ``POST /_control/method_status {"method", "status", "page"}``
+(``status`` null clears) or ``--method-status setMyCommands=404`` (``=404:page`` for the HTML page).
 """
 
 from __future__ import annotations
@@ -19,7 +35,7 @@ import json
 import re
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import Any
@@ -136,6 +152,16 @@ _POLL_CONFLICT = "Conflict: terminated by other getUpdates request; make sure th
 
 JsonDict = dict[str, Any]
 Handler = Callable[[JsonDict], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class PlainPage:
+    """A ``method_status`` answer that is not the Bot API's JSON: an HTML error page, as a web server sends."""
+
+    status: int
+
+
+MethodStatus = int | PlainPage  # an int is answered with the Bot API's JSON error body
 
 
 class ApiError(Exception):
@@ -380,6 +406,22 @@ def _proxy_error_page(status: int) -> str:
     )
 
 
+def _status_response(status: MethodStatus) -> Response:
+    """The answer of a method that always fails: the Bot API's JSON error, or a web server's HTML page."""
+    if isinstance(status, PlainPage):
+        return HTMLResponse(_proxy_error_page(status.status), status_code=status.status)
+    return ApiError(status, HTTPStatus(status).phrase).response()
+
+
+def _parse_method_status(text: str) -> tuple[str, MethodStatus]:
+    """``setMyCommands=404`` or ``setMyCommands=404:page`` (the command line's --method-status)."""
+    method, _, value = text.partition("=")
+    code, _, kind = value.partition(":")
+    if not method or not code.isdigit() or kind not in ("", "page"):
+        raise argparse.ArgumentTypeError(f"expected METHOD=STATUS or METHOD=STATUS:page, not {text!r}")
+    return method, PlainPage(int(code)) if kind else int(code)
+
+
 def _seconds(value: Any) -> float:
     try:
         return max(float(value or 0), 0.0)
@@ -405,6 +447,7 @@ class FakeBotApi(Service):
         bot_username: str = DEFAULT_BOT_USERNAME,
         bot_name: str = "Ruta Emprende Atacama",
         record_calls: bool = True,
+        method_status: Mapping[str, MethodStatus] | None = None,
     ) -> None:
         self.token = token
         bot_id = token.partition(":")[0]
@@ -431,6 +474,9 @@ class FakeBotApi(Service):
         self._signals = Signals()
         self._init_update_state()
         self._handlers = self._method_table()
+        self._method_status: dict[str, MethodStatus] = {}
+        for method, status in (method_status or {}).items():
+            self.set_method_status(method, status)
         self.server = LocalServer(Starlette(routes=self._routes()), port=port)
 
     def _init_update_state(self) -> None:
@@ -538,6 +584,10 @@ class FakeBotApi(Service):
         failure = self.faults.take(method)
         if failure is not None:
             return await self._failure_response(request, failure)
+        status = self._method_status.get(method)
+        if status is not None:
+            self.faults.injected[method] += 1
+            return _status_response(status)
         try:
             result = await handler(params)
         except ApiError as exc:
@@ -567,6 +617,22 @@ class FakeBotApi(Service):
         page; ``"disconnect"`` drops the connection without any response.
         """
         self.faults.add(self.canonical_method(method), times=times, status=status, retry_after=retry_after)
+
+    def set_method_status(self, method: str, status: MethodStatus | None) -> None:
+        """Answer every call of ``method`` with ``status`` (see the module docstring); None: serve it again."""
+        name = self.canonical_method(method)
+        if status is None:
+            self._method_status.pop(name, None)
+            return
+        code = status.status if isinstance(status, PlainPage) else status
+        if not isinstance(code, int) or isinstance(code, bool) or not 400 <= code <= 599:
+            raise ValueError(f"status must be an HTTP error status (400-599), not {status!r}")
+        self._method_status[name] = status
+
+    @property
+    def method_status(self) -> dict[str, MethodStatus]:
+        """The methods answered with a fixed error status, by their Bot API name."""
+        return dict(self._method_status)
 
     @property
     def injected_failures(self) -> Counter[str]:
@@ -1147,12 +1213,14 @@ class FakeBotApi(Service):
     def control_routes(self) -> list[Route]:
         """POST /_control/text {chat_id, text}, POST /_control/command {chat_id, command},
         POST /_control/press {chat_id, message_id, data}, POST /_control/fail {method, times, status, retry_after},
+        POST /_control/method_status {method, status (null clears), page (bool)},
         GET /_control/messages/{chat_id}, GET /_control/stats."""
         return [
             Route("/_control/text", self._control_text, methods=["POST"]),
             Route("/_control/command", self._control_command, methods=["POST"]),
             Route("/_control/press", self._control_press, methods=["POST"]),
             Route("/_control/fail", self._control_fail, methods=["POST"]),
+            Route("/_control/method_status", self._control_method_status, methods=["POST"]),
             Route("/_control/messages/{chat_id}", self._control_messages, methods=["GET"]),
             Route("/_control/stats", self._control_stats, methods=["GET"]),
         ]
@@ -1188,6 +1256,16 @@ class FakeBotApi(Service):
 
         return await self._control(request, fail)
 
+    async def _control_method_status(self, request: Request) -> JSONResponse:
+        def set_status(body: JsonDict) -> JsonDict:
+            status = body.get("status")
+            if status is not None:
+                status = PlainPage(int(status)) if body.get("page") else int(status)
+            self.set_method_status(str(body["method"]), status)
+            return {"ok": True}
+
+        return await self._control(request, set_status)
+
     async def _control_messages(self, request: Request) -> JSONResponse:
         return await self._control(
             request, lambda params: [m.to_dict() for m in self.bot_messages(int(params["chat_id"]))]
@@ -1202,8 +1280,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port (printed on start)")
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--no-record-calls", action="store_true", help="do not keep every call in memory")
+    parser.add_argument(
+        "--method-status",
+        type=_parse_method_status,
+        action="append",
+        default=[],
+        metavar="METHOD=STATUS[:page]",
+        help="answer every call of METHOD with this HTTP status (e.g. setMyCommands=404); repeatable",
+    )
     args = parser.parse_args(argv)
-    fake = FakeBotApi(args.token, port=args.port, record_calls=not args.no_record_calls)
+    fake = FakeBotApi(
+        args.token, port=args.port, record_calls=not args.no_record_calls, method_status=dict(args.method_status)
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_forever(fake, "FakeBotApi"))
 

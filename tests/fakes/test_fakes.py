@@ -13,15 +13,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Conflict, NetworkError, RetryAfter
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
 from tests.fakes import graph_api
 from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.server import LocalServer
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram_api import FakeBotApi, PlainPage, _parse_method_status
 from tests.fakes.telegram_markup import EntityError, parse_text
 
 CHAT = 5691234
@@ -218,6 +218,53 @@ async def test_control_api(telegram: FakeBotApi, bot: Bot) -> None:
         ).status_code == 400
         stats = (await client.get("/_control/stats")).json()
     assert (stats["updates"], stats["bot_messages"], stats["calls"]["sendMessage"]) == (1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "description"),
+    [
+        (404, InvalidToken, "Not Found"),  # PTB reads every 404 as a bad token
+        (500, NetworkError, "Internal Server Error"),
+        (PlainPage(404), InvalidToken, "Parsing the server response"),
+    ],
+)
+async def test_a_method_can_answer_a_fixed_status(status: Any, error: type[Exception], description: str) -> None:
+    async with FakeBotApi(method_status={"setmycommands": status}) as fake, httpx.AsyncClient() as client:
+        raw = await client.post(f"{fake.api_url}/setMyCommands", json={"commands": []})
+        async with Bot(fake.token, base_url=fake.base_url) as bot:
+            for _ in range(2):  # every call, not only the next one
+                with pytest.raises(error, match=description):
+                    await bot.set_my_commands([BotCommand("start", "Empezar")])
+            await bot.send_message(CHAT, "hola")  # other methods work
+            fake.set_method_status("setMyCommands", None)
+            assert await bot.set_my_commands([BotCommand("start", "Empezar")])
+    code = status.status if isinstance(status, PlainPage) else status
+    assert raw.status_code == code
+    if isinstance(status, int):
+        assert raw.json() == {"ok": False, "error_code": code, "description": description}
+    else:
+        assert raw.headers["content-type"].startswith("text/html") and "404 Not Found" in raw.text
+    assert fake.call_counts["setMyCommands"] == 4 and fake.injected_failures["setMyCommands"] == 3
+    assert fake.commands == [{"command": "start", "description": "Empezar"}]
+    assert fake.method_status == {}
+
+
+async def test_method_status_is_checked_and_can_be_set_from_outside(telegram: FakeBotApi) -> None:
+    with pytest.raises(KeyError):
+        telegram.set_method_status("setMyCommandz", 404)
+    with pytest.raises(ValueError, match="HTTP error status"):
+        telegram.set_method_status("setMyCommands", 200)
+    async with httpx.AsyncClient(base_url=telegram.url) as client:
+        body = {"method": "setMyCommands", "status": 404, "page": True}
+        assert (await client.post("/_control/method_status", json=body)).json() == {"ok": True}
+        assert telegram.method_status == {"setMyCommands": PlainPage(404)}
+        body = {"method": "sendMessage", "status": 500}
+        assert (await client.post("/_control/method_status", json=body)).status_code == 200
+        assert telegram.method_status["sendMessage"] == 500
+        await client.post("/_control/method_status", json={"method": "sendMessage", "status": None})
+    assert telegram.method_status == {"setMyCommands": PlainPage(404)}
+    assert _parse_method_status("setMyCommands=404") == ("setMyCommands", 404)
+    assert _parse_method_status("setMyCommands=404:page") == ("setMyCommands", PlainPage(404))
 
 
 def test_markdown_v2_requires_escaping() -> None:
