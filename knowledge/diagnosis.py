@@ -71,6 +71,6 @@ def diagnose(profile: Profile, kb: KnowledgeBase, today: date) -> Diagnosis:
         stage=classes["stage"],
         pertinence=pertinence(profile.commune, profile.sector, kb),
         instruments=results,
-        route=build_route(results, profile.commune, kb, today),
+        route=build_route(results, profile.commune, kb, today, facts),
         kb_version=kb.version,
     )

@@ -215,6 +215,9 @@ class _CrossChecker:
             file, "segment", rules.segment, {"subsistence", "simple_accumulation", "extended_accumulation"}
         )
         self._classification(file, "stage", rules.stage, {"conception", "initiation", "growth", "consolidation"})
+        for index, required in enumerate(rules.route_required):
+            self.ref(file, f"route_required.{index}.instrument", "instruments", required.instrument)
+            self.criteria(file, f"route_required.{index}.when", required.when)
         for name in REQUIRED_PARAMETERS:
             self.ref("parameters.yml", name, "parameters", name)
 

@@ -30,6 +30,7 @@ __all__ = [
     "Need",
     "Office",
     "Parameter",
+    "RouteRequirement",
     "Rules",
     "Sector",
     "SectorPotential",
@@ -328,6 +329,20 @@ class ClassificationRule(Strict):
     seed: list[str] = []
 
 
+class RouteRequirement(Strict):
+    """A step every route holds when all of `when` hold, even beyond `route_max_instruments`.
+
+    E.g. formalising at SII for a business that already sells without inicio de actividades. The step is added
+    only when the instrument itself is usable (eligible, after a prerequisite, or to confirm). With
+    `include_unknown`, it is added too when no criterion fails but some answer is unknown (the step then says
+    what is to be confirmed).
+    """
+
+    instrument: Id
+    when: list[Criterion] = Field(min_length=1)
+    include_unknown: bool = False
+
+
 class Rules(Strict):
     """Thresholds and orderings that drive the classifications and the route."""
 
@@ -336,6 +351,8 @@ class Rules(Strict):
     stage: list[ClassificationRule] = Field(min_length=1)
     need_areas: dict[Need, list[Area]]
     route_max_instruments: int = Field(ge=1, le=20)
+    route_need_to_confirm_places: int = Field(default=0, ge=0, le=20)
+    route_required: list[RouteRequirement] = []
     pertinence_default_priority: Literal["high", "medium", "low"]
     pertinence_default_other: Literal["high", "medium", "low", "unknown"]
 

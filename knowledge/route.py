@@ -1,8 +1,14 @@
 """The route: which instruments to use, in what order, with dates and the office for the user's commune.
 
+Selection: the entry door; the best-ranked fitting instruments (nothing to confirm before "por confirmar"),
+at most `route_max_instruments`; the prerequisites they need; the steps `rules.yml: route_required` asks for
+(formalising at SII when the business already sells informally), which no cap can push out.
+
 Order: the entry door (free advice) first; then instruments that require NOT being formalised (apply before
-formalising, or the right to them is lost); then prerequisites (formalising at SII); then the rest. Inside
-each group, by urgency of the deadline (see `Schedule.urgency`).
+formalising, or the right to them is lost); then prerequisites (formalising at SII); then the rest. Steps
+with something to confirm come after every step without, except one that must be applied for before a
+formalisation step of the route (it keeps its place before it). Inside each group, by urgency of the deadline
+(see `Schedule.urgency`).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from knowledge.base import KnowledgeBase
+from knowledge.criteria import evaluate_all
 from knowledge.eligibility import InstrumentResult
 from knowledge.models import Instrument, Office
 from knowledge.schedule import Schedule, schedule
@@ -115,26 +122,85 @@ def _one_per_line(ranked: list[InstrumentResult]) -> list[InstrumentResult]:
     return kept
 
 
-def _select(results: list[InstrumentResult], limit: int) -> list[InstrumentResult]:
-    """Entry doors, then the best-ranked fitting instruments, plus the prerequisites they need."""
+def _confirmed(result: InstrumentResult) -> bool:
+    """Nothing left to confirm: eligible, or eligible once a prerequisite step is done."""
+    return result.status != "to_confirm"
+
+
+def _rank(result: InstrumentResult) -> tuple[bool, bool, int, int]:
+    """Nothing to confirm first; then serves the main need, the status, the criteria met (more targeted)."""
+    return (_confirmed(result), result.serves_need, _USABLE[result.status], len(result.reasons))
+
+
+def _required(kb: KnowledgeBase, facts: dict[str, Any] | None, today: date) -> list[str]:
+    """Instruments `rules.yml: route_required` puts in this route (every `when` criterion holds, or is unknown)."""
+    if facts is None:
+        return []
+    required = []
+    for rule in kb.rules.route_required:
+        outcome = evaluate_all(rule.when, facts, kb, today)
+        if outcome.holds or (rule.include_unknown and not outcome.unmet):
+            required.append(rule.instrument)
+    return required
+
+
+def _select(results: list[InstrumentResult], limit: int, reserved: int, required: list[str]) -> list[InstrumentResult]:
+    """Entry doors, the best-ranked fitting instruments, the prerequisites and the required steps.
+
+    Of the `limit` places, up to `reserved` go to the best instruments to confirm that serve the main need
+    (the programme made for what was asked, e.g. Prodesal, whose hectares only Indap can check); the others to
+    the best-ranked, nothing to confirm first. A required step never takes a place: it is added besides them,
+    like a prerequisite.
+    """
     entry = [r for r in results if r.instrument.entry_door and r.status == "eligible"]
-    candidates = [r for r in results if not r.instrument.entry_door and r.fits and r.status in _USABLE]
-    ranked = sorted(candidates, key=lambda r: (r.serves_need, _USABLE[r.status], len(r.reasons)), reverse=True)
-    chosen = entry + _one_per_line(ranked)[:limit]
+    candidates = [
+        r
+        for r in results
+        if not r.instrument.entry_door and r.fits and r.status in _USABLE and r.instrument.id not in required
+    ]
+    ranked = _one_per_line(sorted(candidates, key=_rank, reverse=True))
+    for_need = [r for r in ranked if not _confirmed(r) and r.serves_need][: min(reserved, limit)]
+    places = {id(r) for r in for_need}
+    places |= {id(r) for r in [r for r in ranked if id(r) not in places][: limit - len(places)]}
+    chosen = entry + [r for r in ranked if id(r) in places]
     by_id = {r.instrument.id: r for r in results}
-    needed = {p for r in chosen if r.status != "eligible" for p in r.prerequisites}
+    needed = {p for r in chosen if r.status != "eligible" for p in r.prerequisites} | set(required)
     chosen_ids = {r.instrument.id for r in chosen}
-    chosen += [by_id[p] for p in sorted(needed - chosen_ids) if by_id[p].status in _USABLE]
+    chosen += [by_id[p] for p in sorted(needed - chosen_ids) if p in by_id and by_id[p].status in _USABLE]
     return chosen
 
 
+def _order(
+    chosen: list[tuple[InstrumentResult, Schedule]], prerequisite_ids: frozenset[str]
+) -> list[tuple[InstrumentResult, Schedule]]:
+    """Phase and urgency, steps to confirm after the others (see the module's docstring)."""
+    phases = {id(result): _phase(result, prerequisite_ids) for result, _ in chosen}
+    formalising = any(phases[id(result)] == 2 and _confirmed(result) for result, _ in chosen)
+
+    def key(pair: tuple[InstrumentResult, Schedule]) -> tuple[bool, int, bool, tuple[int, date]]:
+        result, when = pair
+        phase = phases[id(result)]
+        early = _confirmed(result) or (formalising and phase == 1)
+        return (not early, phase, not _confirmed(result), when.urgency)
+
+    return sorted(chosen, key=key)
+
+
 def build_route(
-    results: list[InstrumentResult], commune: str | None, kb: KnowledgeBase, today: date
+    results: list[InstrumentResult],
+    commune: str | None,
+    kb: KnowledgeBase,
+    today: date,
+    facts: dict[str, Any] | None = None,
 ) -> list[RouteStep]:
-    """Ordered, numbered steps for the instruments selected from `results`."""
-    prerequisite_ids = kb.prerequisite_ids
-    timed = [(r, schedule_on(r.instrument, kb, today)) for r in _select(results, kb.rules.route_max_instruments)]
-    timed.sort(key=lambda pair: (_phase(pair[0], prerequisite_ids), pair[1].urgency))
+    """Ordered, numbered steps for the instruments selected from `results`.
+
+    `facts` (the diagnosis's facts) decide the steps `rules.yml: route_required` adds; without them none is.
+    """
+    required = _required(kb, facts, today)
+    rules = kb.rules
+    selected = _select(results, rules.route_max_instruments, rules.route_need_to_confirm_places, required)
+    timed = _order([(r, schedule_on(r.instrument, kb, today)) for r in selected], kb.prerequisite_ids)
     return [
         RouteStep(number, result, when, office_for(result.instrument, commune, kb))
         for number, (result, when) in enumerate(timed, start=1)

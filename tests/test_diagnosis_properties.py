@@ -73,3 +73,54 @@ def test_classification_values_are_in_the_contract(profile: dict[str, Any], toda
     assert result["size"] in {None, "none", "micro", "small", "medium", "large"}
     if profile.get("operating") is False:
         assert result["stage"] == "conception" and result["size"] == "none"
+
+
+CONFIRMED = {"eligible", "after_prerequisite"}
+
+
+def _applied_for_before_formalising(instrument: str) -> bool:
+    return any(c.fact == "formal" and c.eq is False for c in KB.instruments[instrument].criteria)
+
+
+@settings(max_examples=300, deadline=None)
+@given(profiles, days)
+def test_no_step_to_confirm_precedes_an_eligible_one(profile: dict[str, Any], today: date) -> None:
+    """Steps to confirm come last, except one that must be applied for before a formalisation step."""
+    result = _diagnosis(profile, today)
+    status = {item["id"]: item["status"] for item in result["instruments"]}
+    ids = [step["instrument"] for step in result["route"]]
+    formalising = [i for i, step in enumerate(ids) if step in KB.prerequisite_ids and status[step] in CONFIRMED]
+    for i, earlier in enumerate(ids):
+        if status[earlier] != "to_confirm":
+            continue
+        for later in ids[i + 1 :]:
+            if status[later] in CONFIRMED:
+                assert _applied_for_before_formalising(earlier), (earlier, later, ids)
+                assert any(position > i for position in formalising), (earlier, later, ids)
+
+
+@settings(max_examples=300, deadline=None)
+@given(profiles, days)
+def test_a_business_selling_informally_is_shown_how_to_formalise(profile: dict[str, Any], today: date) -> None:
+    result = _diagnosis(profile, today)
+    ids = [step["instrument"] for step in result["route"]]
+    if profile.get("operating") is True and profile.get("formal") is False:
+        assert "sii_inicio_actividades" in ids, ids
+    if profile.get("operating") is True and profile.get("formal") is None:
+        assert "sii_inicio_actividades" in ids, ids  # to confirm: the route says what is to be confirmed
+    if profile.get("formal") is True:
+        assert "sii_inicio_actividades" not in ids, ids
+
+
+@settings(max_examples=300, deadline=None)
+@given(profiles, days)
+def test_the_route_keeps_its_cap(profile: dict[str, Any], today: date) -> None:
+    """Besides the entry door, the prerequisites and the required steps, at most route_max_instruments."""
+    result = _diagnosis(profile, today)
+    extra = {"sii_inicio_actividades"} | KB.prerequisite_ids
+    ranked = [
+        step
+        for step in result["route"]
+        if not KB.instruments[step["instrument"]].entry_door and step["instrument"] not in extra
+    ]
+    assert len(ranked) <= KB.rules.route_max_instruments
