@@ -22,7 +22,7 @@ from nlu.training_data import DATA_DIR, data_hash, load_training_data
 __all__ = ["EmbeddedNlu", "train_model"]
 
 logger = logging.getLogger(__name__)
-_MODEL_VERSION = "2"  # change when the model format or the features change
+_MODEL_VERSION = "3"  # change when the model format or the features change
 _MAX_CHARS = 2_000  # longer messages are classified on their beginning (entities still read the whole text)
 
 

@@ -269,6 +269,7 @@ _SOLO_PAIRS: Final = frozenset(
         ("solamente", "yo"),
         ("yo", "sola"),
         ("yo", "solita"),
+        ("yo", "nomas"),
         ("yo", "solito"),
         ("trabajo", "sola"),
         ("trabajo", "solita"),
@@ -468,7 +469,7 @@ class _Acc:
         if self.group.denominator != 1:  # "2,5" and "medio" only take a multiplier after them
             return cls in ("mil", "millon")
         if cls == "mil":
-            return not self.mil_used and self.group < 1000
+            return not self.mil_used and self.group < 1_000_000  # "1700 mil" is 1.700.000
         if cls == "millon":
             return not self.millon_used
         if cls == "digits":

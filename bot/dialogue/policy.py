@@ -28,6 +28,7 @@ __all__ = ["Policy", "Turn"]
 QUESTION_INTENTS = {"ask_instrument", "ask_requirements", "ask_deadline", "ask_office", "ask_definition"}
 INFO_RESPONSES = {"help": "utter_help", "privacy": "utter_privacy", "bot_challenge": "utter_bot_challenge"}
 DEFAULT_OFFICE_INSTRUMENT = "sercotec_centro_negocios"
+DESTRUCTIVE = {"restart", "delete_data"}  # asked to confirm unless they come as a command (/reiniciar, /borrar)
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Policy:
         self.kb = kb
         self.speaker = speaker
         self.form = domain.forms[rules.form].required_slots
+        self.answer_entities = {m.entity for slot in domain.slots.values() for m in slot.mappings if m.entity}
 
     # -- entry point -------------------------------------------------------------------------------------------
 
@@ -61,14 +63,21 @@ class Policy:
         """A voice note, photo, sticker… or an empty message: say what the bot understands and ask again."""
         turn = Turn(state.model_copy(deep=True))
         turn.replies.append(self.speaker.say("utter_unsupported_message"))
-        if turn.state.phase == "form" and turn.state.requested_slot:
-            turn.state.attempts += 1
+        if turn.state.phase == "form" and turn.state.requested_slot:  # not an answer: the question as it was
             return self._never_repeated(self._ask(turn, today), state, today)
         return self._never_repeated(turn, state, today)
 
     def _decide(self, state: ConversationState, parse: ParseDict, today: date) -> Turn:
         turn = Turn(state.model_copy(deep=True))
-        intent = parse["intent"]["name"]
+        intent = self._intent(parse, turn.state)
+        confirmed, turn.state.confirming = turn.state.confirming, None
+        if confirmed and intent in {"affirm", "deny"}:
+            intent = confirmed if intent == "affirm" else "cancel"
+        elif intent in DESTRUCTIVE and not _is_command(parse) and turn.state.slots:
+            return self._confirm(turn, intent)  # a guess from free text never erases answers
+        if intent == "cancel":
+            turn.replies.append(self.speaker.say("utter_keep_going"))
+            return self._continue(turn, today)
         if intent == "delete_data":
             return self._erase(turn, "utter_deleted")
         if intent == "restart" or (intent == "start_diagnosis" and turn.state.phase == "done"):
@@ -81,6 +90,23 @@ class Policy:
             return self._continue(turn, today, resume=True)
         handler = {"new": self._new, "consent": self._consent, "form": self._form, "done": self._done}
         return handler[turn.state.phase](turn, parse, today)
+
+    def _intent(self, parse: ParseDict, state: ConversationState) -> str:
+        """The intent, except that an unsure guess carrying an answer to the form is read as that answer."""
+        intent = parse["intent"]["name"]
+        unsure = parse["intent"]["confidence"] < self.rules.intent_min_confidence
+        answers = any(entity["entity"] in self.answer_entities for entity in parse["entities"])
+        if unsure and intent != "inform" and state.phase == "form" and answers:
+            return "inform"
+        return intent
+
+    def _confirm(self, turn: Turn, intent: str) -> Turn:
+        """Ask before erasing the answers given so far ("¿Quieres empezar de nuevo?")."""
+        turn.state.confirming = intent
+        reply = self.speaker.say(f"utter_confirm_{intent}")
+        turn.state.buttons = {button.title: button.payload for button in reply.buttons}
+        turn.replies.append(reply)
+        return turn
 
     def _never_repeated(self, turn: Turn, before: ConversationState, today: date) -> Turn:
         """The same replies as last turn mean the person is stuck: help more (the question moves on, or a hint)."""
@@ -328,3 +354,8 @@ class Policy:
 def _signature(replies: list[Reply]) -> str:
     """A short digest of what was said (the text itself is not kept in the state)."""
     return hashlib.blake2s("\x00".join(reply.text for reply in replies).encode(), digest_size=8).hexdigest()
+
+
+def _is_command(parse: ParseDict) -> bool:
+    """A command or a button payload (/reiniciar, /restart): what the person chose, not what the NLU guessed."""
+    return parse["text"].startswith("/")

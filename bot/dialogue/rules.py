@@ -43,6 +43,7 @@ class DialogueRules(_Strict):
     answers_from: dict[str, dict[str, int]]
     correction_markers: list[str]
     change_min_confidence: float
+    intent_min_confidence: float
     answer_names: dict[str, AnswerName]
     bool_names: dict[bool, str]
     skip: dict[str, Skip]

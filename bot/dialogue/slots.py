@@ -105,15 +105,14 @@ def answer_to_question(
         if divisor is None or (role and (entity["entity"], role) not in own_roles):  # "somos 4" names its slot
             continue
         raw = _divided(entity["value"], divisor)
-        if raw is None:
-            continue
         valid, value = _normalise(requested, domain.slots[requested], raw, entity["entity"], rules)
+        if raw is None or not valid:  # "hace 5 años" is not an age: leave it to its own slot
+            continue
         owned = Extraction(dict(found.values), dict(found.invalid), dict(found.sources))
         for name in [n for n, source in owned.sources.items() if source is entity]:
             owned.values.pop(name, None)
             owned.invalid.pop(name, None)
             owned.sources.pop(name)
-        owned.invalid.pop(requested, None)
         _keep(owned, requested, valid, value, raw, entity)
         return owned
     return found

@@ -23,4 +23,5 @@ class ConversationState(BaseModel):
     attempts: int = 0
     buttons: dict[str, str] = {}
     route: list[str] = []
+    confirming: str | None = None  # "restart" or "delete_data" asked in free text, waiting for a yes
     last_reply: str = ""  # a digest of the last turn's replies, so that none is sent twice in a row as it was
