@@ -57,14 +57,16 @@ def _slots(engine: Engine, chat_id: int) -> dict[str, object]:
 async def test_simulated_people_get_their_route_over_telegram(
     status: int, embedded_nlu: NluBackend, kb: KnowledgeBase, tmp_path: Path
 ) -> None:
-    async with FakeBotApi(method_status={"setMyCommands": status}) as fake:
-        async with polling_bot(fake, embedded_nlu, tmp_path / "db.sqlite3") as channel:
-            users = [TelegramUser(fake, 7100 + n) for n in range(PEOPLE)]
-            people = [Person(1000 * status + n, kb) for n in range(PEOPLE)]
-            done: list[Conversation] = await asyncio.gather(
-                *(converse(person, TelegramChat(fake, user)) for person, user in zip(people, users, strict=True))
-            )
-            found = [(c, problems(c, _slots(channel.engine, u.chat_id))) for c, u in zip(done, users, strict=True)]
+    async with (
+        FakeBotApi(method_status={"setMyCommands": status}) as fake,
+        polling_bot(fake, embedded_nlu, tmp_path / "db.sqlite3") as channel,
+    ):
+        users = [TelegramUser(fake, 7100 + n) for n in range(PEOPLE)]
+        people = [Person(1000 * status + n, kb) for n in range(PEOPLE)]
+        done: list[Conversation] = await asyncio.gather(
+            *(converse(person, TelegramChat(fake, user)) for person, user in zip(people, users, strict=True))
+        )
+        found = [(c, problems(c, _slots(channel.engine, u.chat_id))) for c, u in zip(done, users, strict=True)]
     failed = [(conversation, what) for conversation, what in found if what]
     report = "\n\n".join(f"{what}\n{transcript(conversation)}" for conversation, what in failed[:2])
     assert not failed, f"{len(failed)} of {PEOPLE} people were let down over Telegram:\n{report}"
