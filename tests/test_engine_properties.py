@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from pathlib import Path
 
@@ -55,3 +56,29 @@ def test_hostile_input_in_the_middle_of_a_diagnosis_keeps_the_answers(engine: En
     assert engine.handle("hostile", text[:20], text, date(2026, 3, 10))
     state = engine.store.load_state(engine.user_key("hostile", text[:20]))
     assert state is not None and state["slots"]["commune"] == "vallenar"
+
+
+REPEATERS = itertools.count()
+REALISTIC = ["hola", "si", "no", "mmm", "ayuda", "no sé", "gracias", "vallenar", "vendo empanadas", "54 años",
+             "¿qué es la UF?", "/reiniciar", "/start", "quiero partir de cero", "somos 3", "jaja", "?"]  # fmt: skip
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    prefix=st.sampled_from([[], ["hola"], ["hola", "si"], ["hola", "si", "caldera", "pesca", "si", "hace 2 años"]]),
+    text=st.one_of(st.sampled_from(REALISTIC), st.text(max_size=40)),
+)
+def test_the_same_message_again_never_gets_the_same_replies_again(engine: Engine, prefix: list[str], text: str) -> None:
+    """Sent five times in a row, a message gets five different turns, and no question stays for all five
+    (except after /reiniciar, which rightly goes back to the first question each time)."""
+    user = next(REPEATERS)
+    for message in prefix:
+        engine.handle("repeat", str(user), message, date(2026, 3, 10))
+    turns, asked = [], []
+    for _ in range(5):
+        turns.append([reply.text for reply in engine.handle("repeat", str(user), text, date(2026, 3, 10))])
+        state = engine.store.load_state(engine.user_key("repeat", str(user)))
+        asked.append((state or {}).get("requested_slot"))
+    assert all(first != second for first, second in itertools.pairwise(turns)), turns
+    restarted = any("Empecemos de nuevo" in reply for turn in turns for reply in turn)
+    assert restarted or not (asked[0] is not None and len(set(asked)) == 1), (asked, turns)

@@ -71,8 +71,8 @@ class Policy:
         turn = Turn(state.model_copy(deep=True))
         intent = self._intent(parse, turn.state)
         confirmed, turn.state.confirming = turn.state.confirming, None
-        if confirmed and intent in {"affirm", "deny"}:
-            intent = confirmed if intent == "affirm" else "cancel"
+        if confirmed and intent in {"affirm", "deny", confirmed}:  # asking again is a yes
+            intent = "cancel" if intent == "deny" else confirmed
         elif intent in DESTRUCTIVE and not _is_command(parse) and turn.state.slots:
             return self._confirm(turn, intent)  # a guess from free text never erases answers
         if intent == "cancel":
@@ -90,6 +90,13 @@ class Policy:
             return self._continue(turn, today, resume=True)
         handler = {"new": self._new, "consent": self._consent, "form": self._form, "done": self._done}
         return handler[turn.state.phase](turn, parse, today)
+
+    def _hint(self, turn: Turn) -> Reply:
+        """A way forward added to a reply that would repeat the last one: what can be asked, or a person."""
+        after = self.speaker.say("utter_after_diagnosis")
+        if turn.state.phase == "done" and turn.replies[-1].text != after.text:
+            return after
+        return self.speaker.say("utter_stuck")
 
     def _intent(self, parse: ParseDict, state: ConversationState) -> str:
         """The intent, except that an unsure guess carrying an answer to the form is read as that answer."""
@@ -112,12 +119,12 @@ class Policy:
         """The same replies as last turn mean the person is stuck: help more (the question moves on, or a hint)."""
         if turn.replies and not turn.erase and _signature(turn.replies) == before.last_reply:
             state = turn.state
-            if state.phase == "form" and state.requested_slot and turn.replies[-1].buttons:
+            if state.phase == "form" and state.requested_slot and not state.confirming and turn.replies[-1].buttons:
                 turn.replies.pop()
                 state.attempts += 1
                 turn = self._ask(turn, today)
             else:
-                turn.replies.append(self.speaker.say("utter_stuck"))
+                turn.replies.append(self._hint(turn))
         turn.state.last_reply = _signature(turn.replies)
         return turn
 
@@ -163,8 +170,11 @@ class Policy:
         found = extract_slots(parse, self.domain, self.rules, self.rules.form, state.requested_slot)
         found = answer_to_question(found, parse, self.domain, self.rules, state.requested_slot)
         accepted = accept_answers(state.slots, found, parse, state.requested_slot, self.rules)
+        aside = [n for n in accepted.values if n not in accepted.changed and n != state.requested_slot]
         self._fill(state, accepted.values)
         turn.replies += self._say_changed(accepted.changed, state)
+        if state.requested_slot not in accepted.values:  # answers to later questions: say they were kept
+            turn.replies += self._say_changed(aside, state, response="utter_noted")
         if found.invalid and not accepted.values:
             turn.replies.append(self.speaker.say("utter_invalid_value"))
         if not accepted.values:
@@ -188,11 +198,11 @@ class Policy:
         turn.replies.append(self.speaker.say(name))
         return turn
 
-    def _say_changed(self, slots: list[str], state: ConversationState) -> list[Reply]:
+    def _say_changed(self, slots: list[str], state: ConversationState, response: str = "utter_changed") -> list[Reply]:
         """'Cambié tu rubro a Comida. Si no es así, dime tu rubro.' for every answer changed, in words."""
         return [
             self.speaker.say(
-                "utter_changed",
+                response,
                 emphasis=["value"],
                 name=self.rules.answer_names[slot].name,
                 value=answer_label(slot, state.slots[slot], self.domain, self.rules),
@@ -224,8 +234,8 @@ class Policy:
         return turn
 
     def _restart(self, turn: Turn, today: date) -> Turn:
-        consent = turn.state.consent
-        turn.state = ConversationState(consent=consent, phase="form" if consent else "consent")
+        consent, last_reply = turn.state.consent, turn.state.last_reply
+        turn.state = ConversationState(consent=consent, phase="form" if consent else "consent", last_reply=last_reply)
         turn.replies.append(self.speaker.say("utter_restart"))
         if not consent:
             turn.replies.append(self.speaker.say("utter_ask_consent"))
