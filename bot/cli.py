@@ -65,7 +65,7 @@ def _knowledge_base() -> KnowledgeBase:
 def _profiles(stream: IO[str], kb: KnowledgeBase) -> list[Profile]:
     """Every profile of the input; on the first bad one, exit 2 naming where and which field."""
     try:
-        documents = read_documents(stream.read())
+        documents = read_documents(stream.read(), get_settings().max_json_depth)
     except (InputError, UnicodeDecodeError) as exc:
         _fail(str(exc), BAD_INPUT)
     profiles = []

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import logging
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -57,24 +58,43 @@ class Engine:
         return hmac.new(self.pseudonym_key, f"{channel}:{user_id}".encode(), hashlib.sha256).hexdigest()
 
     def handle(self, channel: str, user_id: str, text: str, today: date | None = None) -> list[Reply]:
-        """Reply to one text message (or a button payload)."""
+        """Reply to one text message (or a button payload). Never raises: see `_guarded`."""
         key = self.user_key(channel, user_id)
-        state = self._state(key)
-        message = _clean(text)
-        if not message:
-            turn = self.policy.unsupported(state, today or date.today())
-        else:
-            message = state.buttons.get(_button_key(message, state.buttons), message)
-            turn = self.policy.step(state, self._parse(message), today or date.today())
-        self._persist(key, turn)
-        return turn.replies
+        return self._guarded(key, today or date.today(), lambda day: self._text_turn(key, text, day))
 
     def handle_unsupported(self, channel: str, user_id: str, today: date | None = None) -> list[Reply]:
         """Reply to a voice note, photo, sticker…: say what the bot understands and ask again."""
         key = self.user_key(channel, user_id)
-        turn = self.policy.unsupported(self._state(key), today or date.today())
+        return self._guarded(key, today or date.today(), lambda day: self._unsupported_turn(key, day))
+
+    def _text_turn(self, key: str, text: str, today: date) -> list[Reply]:
+        state = self._state(key)
+        message = _clean(text)
+        if not message:
+            turn = self.policy.unsupported(state, today)
+        else:
+            message = state.buttons.get(_button_key(message, state.buttons), message)
+            turn = self.policy.step(state, self._parse(message), today)
         self._persist(key, turn)
         return turn.replies
+
+    def _unsupported_turn(self, key: str, today: date) -> list[Reply]:
+        turn = self.policy.unsupported(self._state(key), today)
+        self._persist(key, turn)
+        return turn.replies
+
+    def _guarded(self, key: str, today: date, turn: Callable[[date], list[Reply]]) -> list[Reply]:
+        """The turn's replies; if it fails unexpectedly, nothing is stored and the person gets a kind word and
+        the pending question again (the error is logged as its class and place, never the message)."""
+        try:
+            return turn(today)
+        except Exception as exc:
+            logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
+        try:
+            return self.policy.failed(self._state(key), today).replies
+        except Exception as exc:  # the state cannot even be read (the database is down): the kind word alone
+            logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
+            return [self.speaker.say("utter_turn_failed")]
 
     def _parse(self, message: str) -> ParseDict:
         """NLU of the message; a command (/borrar) is its intent; an intent the domain lacks is out of scope."""

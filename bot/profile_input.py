@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from nlu.bounded_json import JsonRefused, loads_bounded
 
 __all__ = ["InputDocument", "InputError", "read_documents"]
 
@@ -21,27 +22,35 @@ class InputDocument:
     data: Any
 
 
-def read_documents(text: str) -> list[InputDocument]:
-    """Split `text` into documents: a whole JSON value first, else one JSON value per non-blank line."""
+def read_documents(text: str, max_depth: int) -> list[InputDocument]:
+    """Split `text` into documents: a whole JSON value first, else one JSON value per non-blank line.
+
+    Nothing nested deeper than `max_depth` is parsed (a profile is flat; the limit only keeps the parser safe)."""
     text = text.lstrip("\ufeff")
     if not text.strip():
-        raise InputError("input: no profile given (expected a JSON object or JSON lines)")
+        raise InputError(NO_PROFILE)
     try:
-        whole = json.loads(text)
-    except json.JSONDecodeError:
-        return _json_lines(text)
+        whole = loads_bounded(text, max_depth=max_depth)
+    except JsonRefused:
+        return _json_lines(text, max_depth)
     if isinstance(whole, list):
+        if not whole:
+            raise InputError(NO_PROFILE)
         return [InputDocument(f"item {index}", item) for index, item in enumerate(whole, start=1)]
     return [InputDocument("input", whole)]
 
 
-def _json_lines(text: str) -> list[InputDocument]:
+NO_PROFILE = "input: no profile given (expected a JSON object, a JSON array of them or JSON lines)"
+
+
+def _json_lines(text: str, max_depth: int) -> list[InputDocument]:
     documents = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            documents.append(InputDocument(f"line {number}", json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"line {number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+            value = loads_bounded(line, max_depth=max_depth)
+        except JsonRefused as exc:
+            raise InputError(f"line {number}: {exc}") from None
+        documents.append(InputDocument(f"line {number}", value))
     return documents

@@ -192,7 +192,8 @@ def _add_telegram(service: Service, settings: Settings) -> None:
         return
     channel = ChannelEngine(service.engine.in_format("html"), telegram.CHANNEL, settings.timezone)
     application = telegram.build_application(channel, token, settings.telegram_base_url, polling=False)
-    webhook = telegram.TelegramWebhook(application, telegram.webhook_secret(token, settings.telegram_webhook_secret))
+    secret = telegram.webhook_secret(token, settings.telegram_webhook_secret)
+    webhook = telegram.TelegramWebhook(application, secret, settings.max_json_depth)
 
     async def start(stack: AsyncExitStack) -> None:
         stack.callback(channel.close)
@@ -224,7 +225,7 @@ def _add_whatsapp(service: Service, settings: Settings) -> None:
         settings.whatsapp_api_url,
     )
     channel = ChannelEngine(service.engine.in_format("whatsapp"), whatsapp.CHANNEL, settings.timezone)
-    webhook = whatsapp.WhatsAppChannel(channel, config)
+    webhook = whatsapp.WhatsAppChannel(channel, config, max_depth=settings.max_json_depth)
 
     async def start(stack: AsyncExitStack) -> None:
         stack.push_async_callback(webhook.close)

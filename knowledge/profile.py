@@ -11,6 +11,9 @@ from knowledge.base import KnowledgeBase
 __all__ = ["PROFILE_FIELDS", "Profile", "ProfileError", "parse_profile"]
 
 
+MAX_MONTHLY_SALES_CLP = 100_000_000_000  # the chat's own upper bound (bot/dialogue.yml ranges): $100 mil millones
+
+
 class Profile(BaseModel):
     """What the entrepreneur told us. Every field may be null: an unknown answer."""
 
@@ -22,7 +25,7 @@ class Profile(BaseModel):
     months_operating: int | None = Field(default=None, ge=0, le=1200)
     formal: bool | None = None
     workers: int | None = Field(default=None, ge=0, le=100_000)
-    monthly_sales_clp: int | None = Field(default=None, ge=0)
+    monthly_sales_clp: int | None = Field(default=None, ge=0, le=MAX_MONTHLY_SALES_CLP)
     premises: Literal["none", "home", "separate"] | None = None
     surplus: Literal["none", "sometimes", "regular"] | None = None
     keeps_records: bool | None = None
@@ -47,10 +50,10 @@ class ProfileError(ValueError):
 
 
 def _describe(error: Any) -> tuple[str, str]:
-    """One pydantic error as (field, plain message)."""
-    field = ".".join(str(part) for part in error["loc"]) or "profile"
+    """One pydantic error as (field, plain message); the value given is quoted short."""
+    field = ".".join(str(part)[:40] for part in error["loc"]) or "profile"
     kind = error["type"]
-    given = error.get("input")
+    given = _Short(error.get("input"))
     if kind == "extra_forbidden":
         return field, f"unknown field (accepted: {', '.join(PROFILE_FIELDS)})"
     if kind in {"int_parsing", "int_type", "int_from_float"}:
@@ -58,21 +61,38 @@ def _describe(error: Any) -> tuple[str, str]:
     if kind in {"bool_parsing", "bool_type"}:
         return field, f"must be true or false, got {given!r}"
     if kind == "model_type":
-        return "profile", f"must be a JSON object, got {type(given).__name__}"
+        return "profile", f"must be a JSON object, got {type(given.value).__name__}"
+    if kind in {"string_type", "literal_error"} and not isinstance(given.value, str):
+        return field, f"must be a text, got {given!r}"
     return field, f"{error['msg'].lower()}, got {given!r}"
 
 
+class _Short:
+    """A value quoted in an error message, cut to a readable length."""
+
+    LIMIT = 60
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        text = repr(self.value)
+        return text if len(text) <= self.LIMIT else text[: self.LIMIT - 1] + "…"
+
+
 def parse_profile(data: Any, kb: KnowledgeBase) -> Profile:
-    """Validate raw JSON data into a Profile whose commune and sector exist; raise ProfileError otherwise."""
+    """Validate raw JSON data into a Profile whose commune and sector exist; raise ProfileError otherwise.
+
+    Strictly, as a caller means it: `true` is not a number, `"yes"` is not a boolean, `" 7 "` is not 7."""
     try:
-        profile = Profile.model_validate(data)
+        profile = Profile.model_validate(data, strict=True)
     except ValidationError as exc:
         raise ProfileError([_describe(error) for error in exc.errors()]) from None
     problems: list[tuple[str, str]] = []
     if profile.commune is not None and profile.commune not in kb.communes:
-        problems.append(("commune", f"unknown commune {profile.commune!r} (known: {', '.join(kb.communes)})"))
+        problems.append(("commune", f"unknown commune {_Short(profile.commune)!r} (known: {', '.join(kb.communes)})"))
     if profile.sector is not None and profile.sector not in kb.sectors:
-        problems.append(("sector", f"unknown sector {profile.sector!r} (known: {', '.join(kb.sectors)})"))
+        problems.append(("sector", f"unknown sector {_Short(profile.sector)!r} (known: {', '.join(kb.sectors)})"))
     if problems:
         raise ProfileError(problems)
     return profile

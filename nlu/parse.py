@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from typing import Any, Protocol, TypedDict
+
+from nlu.bounded_json import JsonRefused, loads_bounded
 
 __all__ = [
     "EntityDict",
@@ -48,27 +49,41 @@ class NluBackend(Protocol):
     def parse(self, text: str) -> ParseDict: ...
 
 
-_PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?\s*$", re.DOTALL)
+_PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]{1,64})(?P<entities>\{.*\})?\s*$", re.DOTALL)
+# A payload is flat by contract: `{"entity": value}` with short names and scalar values (a button's data).
+PAYLOAD_MAX_BYTES = 1024
+_ENTITY_NAME = re.compile(r"^[a-z_]{1,64}$")
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def parse_payload(text: str) -> ParseDict | None:
-    """A button payload (`/intent` or `/intent{"entity": "value"}`) parsed exactly, as Rasa does; else None."""
+    """A button payload (`/intent` or `/intent{"entity": "value"}`) parsed exactly, as Rasa does; else None.
+
+    Anything else that starts like one (nested values, lists, long or odd names, deep or huge JSON) is not a
+    payload: it is None here, and the message is read as text."""
     match = _PAYLOAD.match(text.strip())
     if match is None:
         return None
     entities: list[EntityDict] = []
     if match.group("entities"):
-        try:
-            values = json.loads(match.group("entities"))
-        except json.JSONDecodeError:
+        values = _payload_entities(match.group("entities"))
+        if values is None:
             return None
-        if not isinstance(values, dict):
-            return None
-        end = len(text)
-        entities = [
-            EntityDict(entity=str(k), value=v, start=0, end=end, extractor="payload") for k, v in values.items()
-        ]
+        entities = [EntityDict(entity=k, value=v, start=0, end=len(text), extractor="payload") for k, v in values]
     return ParseDict(text=text, intent=IntentDict(name=match.group("intent"), confidence=1.0), entities=entities)
+
+
+def _payload_entities(raw: str) -> list[tuple[str, Any]] | None:
+    """The (entity, value) pairs of a payload's JSON object, or None unless it is a flat object of scalars."""
+    try:
+        values = loads_bounded(raw, max_bytes=PAYLOAD_MAX_BYTES, max_depth=1)
+    except JsonRefused:
+        return None
+    if not isinstance(values, dict):
+        return None
+    if not all(_ENTITY_NAME.match(key) and isinstance(value, _SCALARS) for key, value in values.items()):
+        return None
+    return list(values.items())
 
 
 def normalize(text: str) -> str:

@@ -23,8 +23,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-import orjson
-
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # opt in to PTB 23's timedelta durations (no deprecation warnings)
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -36,7 +34,7 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.constants import MessageLimit, ParseMode, UpdateType
+from telegram.constants import ChatType, MessageLimit, ParseMode, UpdateType
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -53,9 +51,12 @@ from bot.channels.aiohttp_request import AiohttpRequest
 from bot.channels.ordering import KeyedLock, RecentIds
 from bot.channels.retry import backoff, send_with_retry
 from bot.channels.split import split_message
+from bot.channels.telegram_update import Update as CheckedUpdate
+from bot.channels.telegram_update import check_update, serves
 from bot.channels.turns import ChannelEngine
 from bot.domain import Button
 from bot.replies import Reply
+from nlu.bounded_json import loads_bounded
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -156,10 +157,10 @@ class TelegramChannel:
         await self.send(context.bot, message.chat_id, replies)
 
     async def on_button(self, update: Update, context: Context) -> None:
-        query = update.callback_query
-        if query is None or query.data is None or update.effective_chat is None:
-            return
-        chat_id = update.effective_chat.id
+        query, chat = update.callback_query, update.effective_chat
+        if query is None or query.data is None or chat is None or chat.type != ChatType.PRIVATE:
+            return  # only private chats are served, for pressed buttons as for messages
+        chat_id = chat.id
         await self._call(query.answer, "answerCallbackQuery")
         if isinstance(query.message, Message):
             await self._show_choice(query.message, query.data)
@@ -275,11 +276,17 @@ def _description(exc: TelegramError) -> str:
 
 
 class TelegramWebhook:
-    """The /telegram endpoint of `ruta serve`: checks Telegram's secret token and queues the update."""
+    """The /telegram endpoint of `ruta serve`: checks Telegram's secret token and the update, then queues it.
 
-    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any], secret: str) -> None:
+    A body that is not a Telegram update (see telegram_update) gets 400 and one log line without its content;
+    an update the bot does not serve (a group, a channel, an edit) is acknowledged and dropped."""
+
+    def __init__(
+        self, application: Application[Any, Any, Any, Any, Any, Any], secret: str, max_depth: int = 32
+    ) -> None:
         self.application = application
         self.secret = secret
+        self.max_depth = max_depth
         self.seen = RecentIds()
 
     async def receive(self, request: Request) -> Response:
@@ -288,13 +295,23 @@ class TelegramWebhook:
             logger.warning("bad secret token", extra={"event": "telegram_forbidden"})
             return PlainTextResponse("forbidden", status_code=403)
         try:
-            update = Update.de_json(orjson.loads(await request.body()), self.application.bot)
-        except (orjson.JSONDecodeError, TypeError, KeyError, ValueError):
-            logger.warning("unreadable update", extra={"event": "telegram_bad_request"})
+            checked, update = self._read(await request.body())
+        except ValueError as exc:
+            logger.warning("unreadable update", extra={"event": "telegram_bad_request", "reason": str(exc)})
             return PlainTextResponse("unreadable update", status_code=400)
-        if self.seen.first_time(update.update_id):
+        if serves(checked) and self.seen.first_time(checked.update_id):
             await self.application.update_queue.put(update)
         return PlainTextResponse("ok")
+
+    def _read(self, body: bytes) -> tuple[CheckedUpdate, Update]:
+        """The update checked by its model, then parsed by python-telegram-bot; ValueError if either refuses."""
+        data = loads_bounded(body, max_depth=self.max_depth)
+        checked = check_update(data)
+        try:
+            update = Update.de_json(data, self.application.bot)
+        except Exception as exc:  # python-telegram-bot's parser on fields this bot does not read
+            raise ValueError(f"not parsed by python-telegram-bot ({type(exc).__name__})") from None
+        return checked, update
 
     async def start(self, url: str | None) -> None:
         """Start handling updates; with a public URL, tell Telegram to post them there.

@@ -24,6 +24,7 @@ from bot.channels.ordering import RecentIds
 from bot.channels.retry import backoff, send_with_retry
 from bot.channels.turns import ChannelEngine
 from bot.channels.whatsapp_messages import Inbound, messages_for, parse_webhook
+from nlu.bounded_json import loads_bounded
 
 __all__ = ["CHANNEL", "GraphApi", "WhatsAppChannel", "WhatsAppConfig", "signature_is_valid"]
 
@@ -81,10 +82,13 @@ class GraphApi:
 class WhatsAppChannel:
     """The /whatsapp endpoints: GET verifies the subscription, POST receives messages."""
 
-    def __init__(self, engine: ChannelEngine, config: WhatsAppConfig, api: GraphApi | None = None) -> None:
+    def __init__(
+        self, engine: ChannelEngine, config: WhatsAppConfig, api: GraphApi | None = None, max_depth: int = 32
+    ) -> None:
         self.engine = engine
         self.config = config
         self.api = api or GraphApi(config)
+        self.max_depth = max_depth
         self.seen = RecentIds()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -103,9 +107,9 @@ class WhatsAppChannel:
             logger.warning("bad signature", extra={"event": "whatsapp_forbidden"})
             return PlainTextResponse("forbidden", status_code=403)
         try:
-            inbound = parse_webhook(orjson.loads(body))
-        except (orjson.JSONDecodeError, ValueError, AttributeError, TypeError) as exc:
-            logger.warning("unreadable notification", extra={"event": "whatsapp_bad_request", "error": str(exc)})
+            inbound = parse_webhook(loads_bounded(body, max_depth=self.max_depth))
+        except ValueError as exc:  # not JSON, too deep, or not a notification: the field is named, not its value
+            logger.warning("unreadable notification", extra={"event": "whatsapp_bad_request", "reason": str(exc)})
             return JSONResponse({"error": "unreadable notification"}, status_code=400)
         for message in inbound:
             if self.seen.first_time(message.message_id):

@@ -10,8 +10,11 @@ location, …) as "unsupported". Delivery statuses, reactions and system notices
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field, ValidationError
+
+from bot.channels.boundary import Checked
 from bot.channels.split import split_message
 from bot.domain import Button
 from bot.replies import Reply
@@ -39,47 +42,83 @@ class Inbound:
     text: str | None
 
 
+Short = Annotated[str, Field(max_length=256)]
+
+
+class _Body(Checked):
+    body: Annotated[str, Field(max_length=TEXT_LIMIT)]
+
+
+class _Choice(Checked):
+    id: Short
+    title: Short | None = None
+
+
+class _Interactive(Checked):
+    type: Short
+    button_reply: _Choice | None = None
+    list_reply: _Choice | None = None
+
+
+class _TemplateButton(Checked):
+    payload: Short | None = None
+    text: Short | None = None
+
+
+class _Message(Checked):
+    sender: Annotated[str, Field(alias="from", pattern=r"^[0-9]{1,20}$")]
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+    type: Short
+    text: _Body | None = None
+    interactive: _Interactive | None = None
+    button: _TemplateButton | None = None
+
+    def inbound(self) -> Inbound:
+        return Inbound(self.sender, self.id, self._text() or None)
+
+    def _text(self) -> str | None:
+        if self.type == "text":
+            return self.text.body if self.text else None
+        if self.type == "interactive" and self.interactive:
+            choice = self.interactive.button_reply or self.interactive.list_reply
+            return (choice.id or choice.title) if choice else None
+        if self.type == "button" and self.button:  # a quick reply of a template message
+            return self.button.payload or self.button.text
+        return None
+
+
+class _Value(Checked):
+    messages: list[_Message] = Field(default_factory=list)
+
+
+class _Change(Checked):
+    field: Short
+    value: dict[str, Any]
+
+
+class _Entry(Checked):
+    changes: list[_Change]
+
+
+class _Notification(Checked):
+    object: Literal["whatsapp_business_account"]
+    entry: list[_Entry]
+
+
 def parse_webhook(payload: Any) -> list[Inbound]:
-    """Every user message in a webhook delivery, in order; anything malformed raises ValueError."""
-    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
-        raise ValueError("not a WhatsApp Business Account notification")
-    inbound = []
-    for entry in _list(payload, "entry"):
-        for change in _list(entry, "changes"):
-            value = change.get("value") if isinstance(change, dict) else None
-            if change.get("field") == "messages" and isinstance(value, dict):
-                messages = [
-                    m for m in _list(value, "messages") if not isinstance(m, dict) or m.get("type") not in IGNORED
-                ]
-                inbound += [_inbound(message) for message in messages]
-    return inbound
+    """Every user message in a webhook delivery, in order; anything malformed raises ValueError naming the field.
 
-
-def _list(container: Any, key: str) -> list[Any]:
-    value = container.get(key, []) if isinstance(container, dict) else None
-    if not isinstance(value, list):
-        raise ValueError(f"`{key}` is not a list")
-    return value
-
-
-def _inbound(message: Any) -> Inbound:
-    if not isinstance(message, dict) or not message.get("from") or not message.get("id"):
-        raise ValueError("a message without `from` or `id`")
-    return Inbound(str(message["from"]), str(message["id"]), _text_of(message))
-
-
-def _text_of(message: dict[str, Any]) -> str | None:
-    kind = message.get("type")
-    if kind == "text":
-        return str((message.get("text") or {}).get("body") or "") or None
-    if kind == "interactive":
-        interactive = message.get("interactive") or {}
-        choice = interactive.get(interactive.get("type"), {}) if isinstance(interactive, dict) else {}
-        return str(choice.get("id") or choice.get("title") or "") or None
-    if kind == "button":  # a quick reply of a template message
-        button = message.get("button") or {}
-        return str(button.get("payload") or button.get("text") or "") or None
-    return None
+    The sender must be a digit string (a WhatsApp id) and every id and text a string: nothing is turned into
+    text with str(), so `"from": 1e30` or `{"body": ["x"]}` is refused, not stored."""
+    try:
+        notification = _Notification.model_validate(payload)
+        values = [
+            _Value.model_validate(c.value) for e in notification.entry for c in e.changes if c.field == "messages"
+        ]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValueError(".".join(str(part)[:40] for part in first["loc"]) + f": {first['type']}") from None
+    return [m.inbound() for value in values for m in value.messages if m.type not in IGNORED]
 
 
 def messages_for(reply: Reply) -> list[dict[str, Any]]:

@@ -61,8 +61,15 @@ class Policy:
 
     def unsupported(self, state: ConversationState, today: date) -> Turn:
         """A voice note, photo, sticker… or an empty message: say what the bot understands and ask again."""
+        return self._apologise(state, today, "utter_unsupported_message")
+
+    def failed(self, state: ConversationState, today: date) -> Turn:
+        """A message whose turn failed unexpectedly: a kind word and the pending question as it was."""
+        return self._apologise(state, today, "utter_turn_failed")
+
+    def _apologise(self, state: ConversationState, today: date, response: str) -> Turn:
         turn = Turn(state.model_copy(deep=True))
-        turn.replies.append(self.speaker.say("utter_unsupported_message"))
+        turn.replies.append(self.speaker.say(response))
         if turn.state.phase == "form" and turn.state.requested_slot:  # not an answer: the question as it was
             return self._never_repeated(self._ask(turn, today), state, today)
         return self._never_repeated(turn, state, today)
