@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from bot.engine import Engine
 from nlu.parse import NluBackend
+from tests.fuzz import fuzz_examples
 from tests.test_conversations import REPO_ROOT, make_engine
 
 TODAY = date(2026, 3, 10)
@@ -54,7 +55,9 @@ def _user_at(engine: Engine, prefix: list[str]) -> str:
     return user
 
 
-@settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=fuzz_examples(400), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(prefix=st.sampled_from(PREFIXES), texts=st.lists(messages, min_size=1, max_size=3))
 def test_any_payload_or_text_in_any_state_gets_a_reply(engine: Engine, prefix: list[str], texts: list[str]) -> None:
     user = _user_at(engine, prefix)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot.cli import main
 from bot.profile_input import InputError, read_documents
+from tests.fuzz import fuzz_examples
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -93,7 +94,7 @@ hostile_values = st.one_of(
 PROFILE_KEYS = ["commune", "sector", "operating", "workers", "monthly_sales_clp", "premises", "age", "x" * 50]
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=fuzz_examples(300), deadline=None, derandomize=True)
 @given(st.lists(st.dictionaries(st.sampled_from(PROFILE_KEYS), hostile_values, max_size=4), min_size=1, max_size=3))
 def test_any_profile_line_gets_a_diagnosis_or_exit_2(profiles: list[dict[str, Any]]) -> None:
     """Profiles with any value (huge integers, deep nesting, the wrong JSON type) as JSON lines."""

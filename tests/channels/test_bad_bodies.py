@@ -10,7 +10,7 @@ work it started (Telegram's update queue, WhatsApp's background replies) is awai
 from __future__ import annotations
 
 import asyncio
-import os
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -31,9 +31,10 @@ from bot.storage import Store
 from tests.fakes.graph_api import FakeGraphApi, button_reply, media_message, sign, status_update, text_message
 from tests.fakes.server import LocalServer
 from tests.fakes.telegram_api import FakeBotApi
+from tests.fuzz import fuzz_examples
 from tests.test_conversations import make_engine
 
-EXAMPLES = int(os.environ.get("RUTA_FUZZ_EXAMPLES", "600"))
+EXAMPLES = fuzz_examples(600)
 SECRET = "fuzz-secret"
 APP_SECRET = "fuzz-app-secret"
 WA_USER = "56911112222"
@@ -89,7 +90,7 @@ def mutated(draw: st.DrawFn, bases: list[Json]) -> bytes:
     """A real body with up to three places replaced by junk or dropped, or junk bytes, or deep nesting."""
     kind = draw(st.sampled_from(["mutate", "mutate", "mutate", "mutate", "junk", "deep", "bytes"]))
     if kind == "junk":
-        return orjson.dumps(draw(json_junk))
+        return _dumps(draw(json_junk))
     if kind == "deep":
         depth = draw(st.integers(10, 3000))
         return draw(st.sampled_from([b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth]))
@@ -99,7 +100,12 @@ def mutated(draw: st.DrawFn, bases: list[Json]) -> bytes:
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(_paths(document)))
         document = _drop(document, path) if draw(st.booleans()) else _replace(document, path, draw(json_junk))
-    return orjson.dumps(document)
+    return _dumps(document)
+
+
+def _dumps(document: Json) -> bytes:
+    """JSON text of a document (the standard library writes integers wider than 64 bits, as a client may)."""
+    return json.dumps(document).encode()
 
 
 def _table_rows(store: Store) -> dict[str, list[Any]]:
