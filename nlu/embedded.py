@@ -22,7 +22,7 @@ from nlu.training_data import DATA_DIR, data_hash, load_training_data
 __all__ = ["EmbeddedNlu", "train_model"]
 
 logger = logging.getLogger(__name__)
-_MODEL_VERSION = "3"  # change when the model format or the features change
+_MODEL_VERSION = "4"  # change when the model format or the features change
 _MAX_CHARS = 2_000  # longer messages are classified on their beginning (entities still read the whole text)
 
 
@@ -96,6 +96,10 @@ class EmbeddedNlu:
             return IntentDict(name="out_of_scope", confidence=0.0)
         name, confidence = self._model.classifier.predict(normalized)
         return IntentDict(name=name, confidence=confidence)
+
+    def knows(self, entity: str, value: object) -> bool | None:
+        """Whether `value` is a canonical value of `entity` in the gazetteer; None if it holds no such entity."""
+        return self._model.gazetteer.knows(entity, value)
 
     def entities(self, text: str) -> list[EntityDict]:
         words = self._model.gazetteer.find(text)

@@ -73,6 +73,14 @@ class Gazetteer:
         self._by_words: dict[int, list[str]] = defaultdict(list)
         for phrase in phrases:
             self._by_words[len(phrase.split())].append(phrase)
+        self._values: dict[str, set[str]] = defaultdict(set)
+        for entity, value in phrases.values():
+            self._values[entity].add(value)
+
+    def knows(self, entity: str, value: object) -> bool | None:
+        """Whether `value` is a canonical value of `entity`; None if no phrase gives that entity."""
+        values = self._values.get(entity)
+        return None if values is None else value in values
 
     @classmethod
     def from_training_data(cls, data: TrainingData) -> Gazetteer:

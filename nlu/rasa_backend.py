@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from nlu.embedded import EmbeddedNlu
 from nlu.entities import numeric_entities
 from nlu.parse import EntityDict, NluBackend, ParseDict, parse_payload
 
@@ -44,7 +45,7 @@ class RasaNlu:
             result = ParseDict(
                 text=text,
                 intent={"name": str(intent["name"]), "confidence": float(intent["confidence"])},
-                entities=_entities(answer.get("entities", []), text),
+                entities=_readable(_entities(answer.get("entities", []), text), text, self.fallback),
             )
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             self.fallbacks += 1
@@ -75,3 +76,25 @@ def _entities(raw: list[dict[str, Any]], text: str) -> list[EntityDict]:
             entity["role"] = str(item["role"])
         kept.append(entity)
     return sorted(kept + numeric_entities(text, kept), key=lambda entity: entity["start"])
+
+
+def _readable(entities: list[EntityDict], text: str, lexicon: NluBackend) -> list[EntityDict]:
+    """Rasa's entities, except that one whose value is no known value of its kind ("repetne" for a surplus, from a
+    span DIET cut short) is read again by the embedded gazetteer over the same words, as a lookup table would."""
+    if not isinstance(lexicon, EmbeddedNlu):
+        return entities
+    readings: list[EntityDict] | None = None
+    kept: list[EntityDict] = []
+    for entity in entities:
+        if lexicon.knows(entity["entity"], entity["value"]) is not False:
+            kept.append(entity)
+            continue
+        readings = lexicon.entities(text) if readings is None else readings
+        kept += [
+            reading
+            for reading in readings
+            if reading["entity"] == entity["entity"]
+            and reading["start"] < entity["end"]
+            and entity["start"] < reading["end"]
+        ][:1]
+    return kept
