@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -32,12 +33,16 @@ from knowledge.models import (
 __all__ = [
     "DEFAULT_DATA_DIR",
     "KnowledgeBaseError",
+    "KnowledgeFiles",
     "Problem",
     "load_knowledge_base",
+    "read_directory",
+    "validate_files",
     "validate_knowledge_base",
 ]
 
 DEFAULT_DATA_DIR = Path(__file__).parent / "data"
+_INSTRUMENT_FILE = re.compile(r"^instruments/[^/]+\.yml$")
 REQUIRED_PARAMETERS = ("uf_clp", "size_micro_max_uf", "size_small_max_uf", "size_medium_max_uf")
 M = TypeVar("M", bound=BaseModel)
 _SINGULAR = {
@@ -75,11 +80,21 @@ class KnowledgeBaseError(Exception):
         super().__init__("\n".join(str(problem) for problem in problems))
 
 
-class _Reader:
-    """Reads the data files of one directory, collecting problems instead of stopping at the first."""
+KnowledgeFiles = Mapping[str, bytes]
+"""A knowledge base as its data files: relative path (`offices.yml`, `instruments/corfo.yml`) -> file content."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+
+def read_directory(root: Path = DEFAULT_DATA_DIR) -> dict[str, bytes]:
+    """The data files under `root` (top-level and instruments/ YAML), as a knowledge base is read from them."""
+    paths = [*sorted(root.glob("*.yml")), *sorted((root / "instruments").glob("*.yml"))]
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in paths}
+
+
+class _Reader:
+    """Reads the data files of one knowledge base, collecting problems instead of stopping at the first."""
+
+    def __init__(self, files: KnowledgeFiles) -> None:
+        self.files = files
         self.problems: list[Problem] = []
         self.digest = hashlib.sha256()
 
@@ -88,11 +103,9 @@ class _Reader:
 
     def raw(self, relative: str) -> Any:
         """The parsed YAML of one file, or None (with a problem) when missing or malformed."""
-        path = self.root / relative
-        try:
-            text = path.read_bytes()
-        except OSError as exc:
-            self.problem(relative, "", f"cannot read file ({exc.strerror})")
+        text = self.files.get(relative)
+        if text is None:
+            self.problem(relative, "", "cannot read file (No such file or directory)")
             return None
         self.digest.update(relative.encode() + b"\0" + text)
         try:
@@ -228,8 +241,8 @@ class _CrossChecker:
             self.criteria(file, f"{name}.{index}.when", rule.when)
 
 
-def _read_all(root: Path) -> tuple[_Reader, dict[str, Any], list[Call], Rules | None, dict[str, str]]:
-    reader = _Reader(root)
+def _read_all(files: KnowledgeFiles) -> tuple[_Reader, dict[str, Any], list[Call], Rules | None, dict[str, str]]:
+    reader = _Reader(files)
     seen: dict[str, str] = {}
     kb: dict[str, Any] = {}
     for kind, model in (
@@ -243,12 +256,10 @@ def _read_all(root: Path) -> tuple[_Reader, dict[str, Any], list[Call], Rules | 
         kb[kind] = reader.indexed(file, reader.models(file, model, reader.raw(file)), {})
     kb["instruments"] = {}
     instrument_files: dict[str, str] = {}
-    instrument_dir = root / "instruments"
-    paths = sorted(instrument_dir.glob("*.yml")) if instrument_dir.is_dir() else []
-    if not paths:
+    instrument_files_read = sorted(name for name in files if _INSTRUMENT_FILE.match(name))
+    if not instrument_files_read:
         reader.problem("instruments/", "", "no instrument files (instruments/*.yml)")
-    for path in paths:
-        file = f"instruments/{path.name}"
+    for file in instrument_files_read:
         found = reader.indexed(file, reader.models(file, Instrument, reader.raw(file)), seen)
         kb["instruments"].update(found)
         instrument_files.update(dict.fromkeys(found, file))
@@ -268,7 +279,12 @@ def _read_all(root: Path) -> tuple[_Reader, dict[str, Any], list[Call], Rules | 
 
 def validate_knowledge_base(root: Path = DEFAULT_DATA_DIR) -> tuple[KnowledgeBase | None, list[Problem]]:
     """Read every data file under `root`; return the knowledge base (None if invalid) and all problems."""
-    reader, kb, calls, rules, instrument_files = _read_all(root)
+    return validate_files(read_directory(root))
+
+
+def validate_files(files: KnowledgeFiles) -> tuple[KnowledgeBase | None, list[Problem]]:
+    """The knowledge base held by `files` (None if invalid) and all problems; its version is their digest."""
+    reader, kb, calls, rules, instrument_files = _read_all(files)
     checker = _CrossChecker(reader, kb)
     checker.instruments(instrument_files)
     checker.offices("offices.yml")
