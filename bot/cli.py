@@ -15,6 +15,7 @@ from typing import IO, Any, NoReturn
 import click
 import orjson
 
+from bot.kb_cli import KB_COMMANDS
 from bot.profile_input import InputError, read_documents
 from bot.render import render_diagnosis
 from bot.settings import get_settings
@@ -133,6 +134,10 @@ def validate(directory: Path) -> None:
         f"ok: {len(base.instruments)} instruments, {len(base.offices)} offices, {len(base.communes)} communes, "
         f"{sum(map(len, base.calls.values()))} calls (version {base.version})"
     )
+
+
+for _command in KB_COMMANDS:
+    kb.add_command(_command)
 
 
 @main.command()

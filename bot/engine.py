@@ -19,11 +19,13 @@ from bot.dialogue.policy import Policy, Turn
 from bot.dialogue.rules import DialogueRules, load_dialogue_rules
 from bot.dialogue.state import ConversationState
 from bot.domain import Domain, load_domain
+from bot.kb_live import LiveKnowledge
+from bot.kb_versions import KnowledgeVersions
 from bot.render import Format
 from bot.replies import Reply, Speaker
 from bot.settings import Settings
 from bot.storage import Store
-from knowledge import Diagnosis, KnowledgeBase, load_knowledge_base
+from knowledge import Diagnosis, KnowledgeBase
 from nlu.backends import make_backend
 from nlu.parse import IntentDict, NluBackend, ParseDict, normalize
 
@@ -44,10 +46,17 @@ class Engine:
     store: Store
     pseudonym_key: bytes
     fmt: Format = "text"
+    live: LiveKnowledge | None = None  # the published knowledge base to follow; None: `kb` serves for good
 
     def __post_init__(self) -> None:
         self.speaker = Speaker(self.domain, self.kb, self.fmt)
         self.policy = Policy(self.domain, self.rules, self.kb, self.speaker)
+
+    def _follow_knowledge(self) -> None:
+        """Answer with the newest published knowledge base (checked every few seconds, see bot/kb_live.py)."""
+        if self.live is not None and (current := self.live.current()) is not self.kb:
+            self.kb = current
+            self.__post_init__()
 
     def in_format(self, fmt: Format) -> Engine:
         """The same engine (NLU, storage, knowledge) replying in another format, for another channel."""
@@ -68,6 +77,7 @@ class Engine:
         return self._guarded(key, today or date.today(), lambda day: self._unsupported_turn(key, day))
 
     def _text_turn(self, key: str, text: str, today: date) -> list[Reply]:
+        self._follow_knowledge()
         state = self._state(key)
         message = _clean(text)
         if not message:
@@ -79,6 +89,7 @@ class Engine:
         return turn.replies
 
     def _unsupported_turn(self, key: str, today: date) -> list[Reply]:
+        self._follow_knowledge()
         turn = self.policy.unsupported(self._state(key), today)
         self._persist(key, turn)
         return turn.replies
@@ -158,14 +169,19 @@ def build_engine(settings: Settings, fmt: Format = "text") -> Engine:
     nlu = make_backend(
         settings.nlu_backend, settings.nlu_data_path, settings.nlu_cache_dir, settings.rasa_url, settings.rasa_timeout
     )
+    store = open_store(settings)
+    versions = KnowledgeVersions(store)
+    versions.adopt_package()
+    live = LiveKnowledge(versions, settings.kb_refresh_seconds)
     return Engine(
-        kb=load_knowledge_base(),
+        kb=live.current(),
         domain=load_domain(settings.domain_path),
         rules=load_dialogue_rules(),
         nlu=nlu,
-        store=open_store(settings),
+        store=store,
         pseudonym_key=settings.resolved_pseudonym_key(),
         fmt=fmt,
+        live=live,
     )
 
 

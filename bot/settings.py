@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         default=24, ge=0, description="Diagnoses and conversations older than this are deleted (0: keep all)."
     )
     max_request_bytes: int = Field(default=256_000, gt=0, description="Larger webhook bodies get 413.")
+    kb_refresh_seconds: float = Field(
+        default=2.0, gt=0, description="How often a running bot checks for a newly published knowledge base."
+    )
     max_json_depth: int = Field(
         default=32, ge=2, le=500, description="Webhook bodies and profiles nested deeper are refused unparsed."
     )
