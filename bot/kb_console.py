@@ -148,7 +148,7 @@ class KnowledgeConsole:
         if request.method == "GET":
             saved = request.query_params.get("guardado", "")
             fields = form_fields(kind.model, before)
-            context = {"kind": kind, "item": item, "fields": fields, "saved": saved, "apart": []}
+            context: dict[str, Any] = {"kind": kind, "item": item, "fields": fields, "saved": saved, "apart": []}
             return self._render(request, staff, "edit.html.j2", **context)
         return await self._save(request, staff, item, before)
 
