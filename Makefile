@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit bench rasa clean
+.PHONY: install run test lint typecheck unit browser bench rasa clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy bot knowledge nlu
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/ruta kb validate
 	$(BIN)/pytest -q
+
+## Headless Chromium from Debian for the staff console's browser tests (Playwright drives it; nothing downloads one).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 bench: $(STAMP)
 	$(BIN)/python bench/diagnose_bench.py
