@@ -15,6 +15,7 @@ from typing import IO, Any, NoReturn
 import click
 import orjson
 
+from bot.admin_cli import admin
 from bot.kb_cli import KB_COMMANDS
 from bot.profile_input import InputError, read_documents
 from bot.render import render_diagnosis
@@ -138,6 +139,7 @@ def validate(directory: Path) -> None:
 
 for _command in KB_COMMANDS:
     kb.add_command(_command)
+main.add_command(admin)
 
 
 @main.command()

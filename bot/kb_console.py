@@ -39,8 +39,11 @@ PUBLISHERS = ("publisher",)
 
 
 class StaffMember(Protocol):
-    name: str
-    role: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
 
 
 class StaffGate(Protocol):
@@ -57,7 +60,7 @@ Page = Callable[[Request, StaffMember], Awaitable[Response]]
 
 
 @cache
-def _environment() -> Environment:
+def console_templates() -> Environment:
     return Environment(
         loader=PackageLoader("bot", "templates"),
         autoescape=select_autoescape(["j2", "html"]),
@@ -104,7 +107,7 @@ class KnowledgeConsole:
         return endpoint
 
     def _render(self, request: Request, staff: StaffMember, name: str, status: int = 200, **context: Any) -> Response:
-        template = _environment().get_template(f"kb_console/{name}")
+        template = console_templates().get_template(f"kb_console/{name}")
         body = template.render(
             staff=staff,
             prefix=self.prefix,

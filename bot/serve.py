@@ -24,7 +24,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from bot.channels.turns import ChannelEngine
 from bot.engine import Engine
@@ -161,7 +161,7 @@ class Service:
     """What `ruta serve` runs: the routes and what has to start and stop with the app."""
 
     engine: Engine
-    routes: list[Route] = field(default_factory=list)
+    routes: list[BaseRoute] = field(default_factory=list)
     starts: list[Callable[[AsyncExitStack], Awaitable[None]]] = field(default_factory=list)
     channels: list[str] = field(default_factory=list)
 
@@ -239,12 +239,22 @@ def _add_whatsapp(service: Service, settings: Settings) -> None:
     service.channels.append(whatsapp.CHANNEL)
 
 
+def _add_console(service: Service, settings: Settings) -> None:
+    """The staff console under /admin, when RUTA_ADMIN_SECRET is set."""
+    if not settings.admin_secret:
+        return
+    from bot.staff_console import create_console_app
+
+    service.routes.append(Mount("/admin", app=create_console_app(settings, service.engine.store)))
+
+
 def create_app(settings: Settings, engine: Engine) -> ASGIApp:
     """The ASGI app with the channels the settings configure (raises ConfigError naming a missing setting)."""
     service = Service(engine)
     _add_telegram(service, settings)
     _add_whatsapp(service, settings)
 
+    _add_console(service, settings)
     routes = [Route("/healthz", service.healthz, methods=["GET"]), *service.routes]
     app = Lifespan(Starlette(routes=routes), service.starts)
     return RequestLog(BodyLimit(app, settings.max_request_bytes))

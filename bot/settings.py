@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     kb_refresh_seconds: float = Field(
         default=2.0, gt=0, description="How often a running bot checks for a newly published knowledge base."
     )
+    admin_secret: str | None = Field(
+        default=None, description="Signs the staff console's session cookies; set = the console is served."
+    )
+    admin_session_hours: float = Field(default=8.0, gt=0, description="A console session lasts this long.")
+    admin_max_failures: int = Field(default=5, ge=1, description="Wrong passwords in a row before a lockout.")
+    admin_lockout_minutes: float = Field(default=15.0, gt=0, description="How long a locked account waits.")
+    admin_https_only: bool = Field(default=False, description="Send the console's cookie over HTTPS only.")
     max_json_depth: int = Field(
         default=32, ge=2, le=500, description="Webhook bodies and profiles nested deeper are refused unparsed."
     )
