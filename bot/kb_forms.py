@@ -193,13 +193,20 @@ def field_errors(problems: list[Problem], file: str, label: str) -> tuple[dict[s
     apart: list[str] = []
     for problem in problems:
         parts = problem.path.split(".")
-        if problem.file == file and parts[0] == label and len(parts) > 1:
-            beside.setdefault(parts[1], spanish(problem.message))
+        field = parts[1] if len(parts) > 1 else _field_named_by(problem.message)
+        if problem.file == file and parts[0] == label and field:
+            beside.setdefault(field, spanish(problem.message))
         elif problem.file == file and parts[0] == label:
             apart.append(spanish(problem.message))
         else:
             apart.append(f"{problem.file}: {problem.path}: {spanish(problem.message)}".replace(": : ", ": "))
     return beside, apart
+
+
+def _field_named_by(message: str) -> str | None:
+    """The field a whole-item check is about, when its message says (`message_fields` in kb_console.yml)."""
+    fields: dict[str, str] = _texts()["message_fields"]
+    return next((field for pattern, field in fields.items() if re.fullmatch(pattern, message, re.DOTALL)), None)
 
 
 def spanish(message: str) -> str:
