@@ -97,6 +97,9 @@ async def test_roles(console):
     for path in PAGES:
         assert (await console.get(path)).status_code == 403
     assert "informes" in (await console.get("/admin/")).text
+    await _sign_in(console, "pedro")
+    page = await console.get("/admin/audit")
+    assert (await console.post("/admin/audit", data={"_csrf": _token(page)})).status_code == 405  # never edited
     await _sign_in(console, "ana")
     page = await console.get("/admin/publish")
     refused = await console.post("/admin/publish", data={"_csrf": _token(page), "note": "x", "action": "publish"})
