@@ -11,7 +11,7 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 __all__ = [
     "AREAS",
@@ -124,10 +124,18 @@ class Commune(Strict):
     sources: list[str] = []
 
 
+_URL = re.compile(r"^https?://\S+$")
+_PHONE = re.compile(r"^\+56( \d+)+$")
+
+
 class Office(Strict):
     """A place (or an online channel) where the entrepreneur is attended.
 
-    Contact fields left empty are shown to the user as "por confirmar" until staff fill them.
+    Contact fields left empty are shown to the user as "por confirmar" until staff fill them. Contact data
+    (`address`, `phone`, `hours`) must say where it comes from: `contact_source` is the URL of the page it was
+    read from and `contact_verified` the day it was read (the two go together); `source` stays a free-text note
+    (why the office exists, caveats, the year of the page). Data entered before `contact_source` existed is
+    accepted with `source` alone. `phone` is written "+56", the area code and the number ("+56 52 2 123456").
     """
 
     id: Id
@@ -141,6 +149,39 @@ class Office(Strict):
     hours: str | None = None
     web: str | None = None
     source: str | None = None
+    contact_source: str | None = Field(default=None, validate_default=True)
+    contact_verified: date | None = Field(default=None, validate_default=True)
+
+    @field_validator("phone")
+    @classmethod
+    def _chilean_phone(cls, value: str | None) -> str | None:
+        if value is not None and not (_PHONE.match(value) and sum(c.isdigit() for c in value) == 11):
+            raise ValueError(f"phone '{value}' must be +56, the area code and the number: e.g. +56 52 2 123456")
+        return value
+
+    @field_validator("contact_source")
+    @classmethod
+    def _contact_has_source(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not _URL.match(value):
+            raise ValueError(f"'{value}' is not a URL (http:// or https://) of the page the contact data was read from")
+        filled = [name for name in ("address", "phone", "hours") if info.data.get(name)]
+        if value is None and filled and not info.data.get("source"):
+            raise ValueError(
+                f"{', '.join(filled)} filled without a source: give contact_source (the URL of the page it was"
+                " read from) and contact_verified (the day it was read)"
+            )
+        return value
+
+    @field_validator("contact_verified")
+    @classmethod
+    def _verified_with_source(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if "contact_source" not in info.data:  # contact_source itself failed and was reported
+            return value
+        if value is None and info.data["contact_source"] is not None:
+            raise ValueError("contact_source needs contact_verified: the day the page was read (YYYY-MM-DD)")
+        if value is not None and info.data["contact_source"] is None:
+            raise ValueError("contact_verified needs contact_source: the URL of the page that was read")
+        return value
 
 
 Scalar = bool | int | float | str

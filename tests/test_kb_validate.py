@@ -73,6 +73,11 @@ def _unknown_key(root: Path) -> None:
     )
 
 
+def _office(**update: Any) -> Callable[[Path], None]:
+    """A change to the SII Copiapó office (which has no contact data) in offices.yml."""
+    return lambda root: _edit(root / "offices.yml", lambda items: _first(items, id="sii_copiapo").update(update))
+
+
 BROKEN: list[tuple[str, Callable[[Path], None], str]] = [
     ("bad YAML", _bad_yaml, "agencies.yml: invalid YAML"),
     (
@@ -94,6 +99,27 @@ BROKEN: list[tuple[str, Callable[[Path], None], str]] = [
     ("unknown fact in a criterion", _unknown_fact, "instruments/sercotec.yml: sercotec_crece.criteria."),
     ("commune without office", _office_gap, "offices.yml: sii: no office of sii serves commune 'huasco'"),
     ("misspelt key", _unknown_key, "instruments/sercotec.yml: sercotec_crece.amont: Extra inputs"),
+    (
+        "office contact without a source",
+        _office(address="Los Carrera 691, Copiapó", hours="lunes a viernes", source=None),
+        "offices.yml: sii_copiapo.contact_source: Value error, address, hours filled without a source: give"
+        " contact_source (the URL of the page it was read from) and contact_verified (the day it was read)",
+    ),
+    (
+        "office contact source that is not a URL",
+        _office(address="Los Carrera 691, Copiapó", contact_source="la oficina", contact_verified="2026-12-04"),
+        "offices.yml: sii_copiapo.contact_source: Value error, 'la oficina' is not a URL",
+    ),
+    (
+        "office contact source without the day it was read",
+        _office(phone="+56 52 2 213801", contact_source="https://www.sii.cl"),
+        "offices.yml: sii_copiapo.contact_verified: Value error, contact_source needs contact_verified",
+    ),
+    (
+        "office phone without +56",
+        _office(phone="(52) 213801", contact_source="https://www.sii.cl", contact_verified="2026-12-04"),
+        "offices.yml: sii_copiapo.phone: Value error, phone '(52) 213801' must be +56",
+    ),
 ]
 
 
@@ -121,3 +147,12 @@ def test_missing_directory_is_reported(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["kb", "validate", str(tmp_path / "nowhere")])
     assert result.exit_code == 1
     assert "agencies.yml: cannot read file" in result.output
+
+
+def test_office_contact_with_only_the_older_free_text_source_is_still_accepted(tmp_path: Path) -> None:
+    """Data entered before `contact_source` existed (a note in `source`) keeps validating."""
+    root = tmp_path / "data"
+    shutil.copytree(DEFAULT_DATA_DIR, root)
+    _office(address="Los Carrera 691, Copiapó")(root)
+    result = CliRunner().invoke(main, ["kb", "validate", str(root)])
+    assert result.exit_code == 0, result.output
