@@ -4,7 +4,9 @@
 - unverified: an instrument whose facts were last verified more than `stale_after_days` ago.
 - call_dates: a programme whose usual window opens within `window_ahead_days` (or is open now) and has no
   confirmed dates entered: people are told an estimate.
-- source: an office whose contact data has no source, a commune's opportunity map without sources.
+- source: an office whose contact data has no page it was read from (`contact_source`; a free-text `source`
+  note is accepted by validation for older data, but staff should still find the page), a commune's
+  opportunity map without sources.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def _sources(kb: KnowledgeBase) -> list[Attention]:
     offices = [
         Attention("source", "offices.yml", o.id, o.name, "datos de contacto sin fuente")
         for o in kb.offices.values()
-        if (o.address or o.phone or o.hours) and not o.source
+        if (o.address or o.phone or o.hours) and not o.contact_source
     ]
     communes = [
         Attention("source", "communes.yml", c.id, c.name, "mapa de oportunidades sin fuentes")
