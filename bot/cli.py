@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -19,7 +20,7 @@ from bot.admin_cli import admin
 from bot.kb_cli import KB_COMMANDS
 from bot.profile_input import InputError, read_documents
 from bot.render import render_diagnosis
-from bot.settings import get_settings
+from bot.settings import PseudonymKeyError, get_settings
 from knowledge import (
     KnowledgeBase,
     KnowledgeBaseError,
@@ -55,6 +56,14 @@ class IsoDate(click.ParamType[date]):
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"ruta: {message}", err=True)
     sys.exit(code)
+
+
+def _engine(build: Callable[..., Any], settings: Any, *args: Any) -> Any:
+    """The engine of a chat command, or exit 2 naming a pseudonym key that cannot be used (never a weaker one)."""
+    try:
+        return build(settings, *args)
+    except PseudonymKeyError as exc:
+        _fail(str(exc), BAD_INPUT)
 
 
 def _knowledge_base() -> KnowledgeBase:
@@ -152,7 +161,7 @@ def chat(as_json: bool, script: IO[str] | None, user: str, today: date | None) -
     from bot.console import run_interactive, run_json  # the chat stack is imported only by the commands using it
     from bot.engine import build_engine
 
-    engine = build_engine(get_settings())
+    engine = _engine(build_engine, get_settings())
     if as_json or script is not None:
         run_json(engine, script or sys.stdin, user, today)
     else:
@@ -228,7 +237,7 @@ def telegram(log_level: str) -> None:
     import uvloop
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    channel = ChannelEngine(build_engine(settings, "html"), CHANNEL, settings.timezone)
+    channel = ChannelEngine(_engine(build_engine, settings, "html"), CHANNEL, settings.timezone)
     application = build_application(channel, settings.telegram_token, settings.telegram_base_url)
     gc.freeze()  # the knowledge base, NLU and templates live until exit: keep them out of every collection
     try:
@@ -252,7 +261,7 @@ def serve(host: str, port: int, log_level: str) -> None:
     settings = get_settings()
     configure_logging(log_level.upper())
     try:
-        app = create_app(settings, build_engine(settings))
+        app = create_app(settings, _engine(build_engine, settings))
     except ConfigError as exc:
         _fail(str(exc), BAD_INPUT)
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)

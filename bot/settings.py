@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["PseudonymKeyError", "Settings", "get_settings"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HOME = Path.home() / ".ruta-emprende"
@@ -85,16 +85,57 @@ class Settings(BaseSettings):
         return now.replace(year=year, month=month + 1, day=day)
 
     def resolved_pseudonym_key(self) -> bytes:
-        """The configured key, else a random key created once in `home/pseudonym.key` (mode 0600)."""
-        if self.pseudonym_key:
-            return self.pseudonym_key.encode()
+        """The configured key, else the key in `home/pseudonym.key`, created once (random, mode 0600, atomically).
+
+        Never a weak or empty key, and never another key in its place: PseudonymKeyError says what to fix."""
+        if self.pseudonym_key is not None:
+            key = self.pseudonym_key.encode()
+            if len(key) < MIN_KEY_BYTES:
+                raise PseudonymKeyError(f"RUTA_PSEUDONYM_KEY must be at least {MIN_KEY_BYTES} bytes (got {len(key)})")
+            return key
         path = self.home / "pseudonym.key"
         if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_hex(32))
-        return path.read_text().strip().encode()
+            _create_key(path)
+        return _read_key(path)
+
+
+MIN_KEY_BYTES = 32
+RECOVER = (
+    "restore the file from a backup; deleting it makes every stored conversation and diagnosis unreachable "
+    "(they stay under pseudonyms nobody can recompute), see the README"
+)
+
+
+class PseudonymKeyError(ValueError):
+    """The pseudonym key is missing, unreadable, empty or too short; the message names it and how to recover."""
+
+
+def _create_key(path: Path) -> None:
+    """Write a new random key next to `path`, flush it to disk, then link it into place: a crash at any moment
+    leaves either no key file or a whole one, never an empty one; another process's key is never replaced."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(MIN_KEY_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process made the key first: use that one
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise PseudonymKeyError(f"cannot read the pseudonym key {path} ({exc.strerror}): {RECOVER}") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise PseudonymKeyError(f"the pseudonym key {path} is empty or too short ({len(key)} bytes): {RECOVER}")
+    return key
 
 
 @cache

@@ -16,8 +16,14 @@ def ruta_env(home: Path, **values: str) -> dict[str, str]:
     return {**clean, "RUTA_HOME": str(home), **values}
 
 
-def run_ruta(home: Path, *args: str, **values: str) -> subprocess.CompletedProcess[str]:
+def run_ruta(home: Path, *args: str, input_text: str = "", **values: str) -> subprocess.CompletedProcess[str]:
     """`ruta ARGS` in `home` (also its working directory), with the settings `values`; output captured."""
     return subprocess.run(
-        [str(RUTA), *args], env=ruta_env(home, **values), cwd=home, capture_output=True, text=True, timeout=300
+        [str(RUTA), *args],
+        env=ruta_env(home, **values),
+        cwd=home,
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )

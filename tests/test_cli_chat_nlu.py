@@ -21,7 +21,12 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def env(tmp_path: Path, model_cache: Path) -> dict[str, str]:
-    return {**os.environ, "RUTA_HOME": str(tmp_path), "RUTA_PSEUDONYM_KEY": "test", "RUTA_NLU_CACHE": str(model_cache)}
+    return {
+        **os.environ,
+        "RUTA_HOME": str(tmp_path),
+        "RUTA_PSEUDONYM_KEY": "test-key-of-at-least-thirty-two-bytes",
+        "RUTA_NLU_CACHE": str(model_cache),
+    }
 
 
 def _chat(lines: list[str], env: dict[str, str], *args: str) -> list[list[dict[str, object]]]:
