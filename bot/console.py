@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import IO
 
-from bot.engine import Engine
+from bot.engine import Delivery, Engine
 from bot.replies import Reply
 
 __all__ = ["CHANNEL", "run_interactive", "run_json"]
@@ -26,9 +26,10 @@ def run_json(engine: Engine, stream: IO[str], user: str, today: date | None) -> 
     """For each input line print one line: a JSON array of the replies to it, then flush."""
     out = sys.stdout
     for line in _lines(stream):
-        replies = engine.handle(CHANNEL, user, line, today)
-        out.write(json.dumps([reply.to_json() for reply in replies], ensure_ascii=False) + "\n")
+        delivery = engine.respond(CHANNEL, user, line, today)
+        out.write(json.dumps([reply.to_json() for reply in delivery.replies], ensure_ascii=False) + "\n")
         out.flush()
+        engine.delivered(delivery)
 
 
 def _show(reply: Reply) -> None:
@@ -40,10 +41,7 @@ def _show(reply: Reply) -> None:
 def run_interactive(engine: Engine, user: str, today: date | None) -> None:
     """Chat in the terminal; a button is chosen by typing its number or its text. Ctrl-D or Ctrl-C ends."""
     print("Ruta Emprende Atacama — escribe tu mensaje (Ctrl-D para salir).")
-    buttons: list[str] = []
-    for reply in engine.handle(CHANNEL, user, "hola", today):
-        _show(reply)
-        buttons = [button.payload for button in reply.buttons] or buttons
+    buttons = _say(engine, engine.respond(CHANNEL, user, "hola", today), [])
     while True:
         try:
             line = input("\n🧑 ")
@@ -52,8 +50,14 @@ def run_interactive(engine: Engine, user: str, today: date | None) -> None:
             return
         if line.strip().isdigit() and 0 < int(line) <= len(buttons):
             line = buttons[int(line) - 1]
-        replies = engine.handle(CHANNEL, user, line, today)
-        buttons = []
-        for reply in replies:
-            _show(reply)
-            buttons = [button.payload for button in reply.buttons] or buttons
+        buttons = _say(engine, engine.respond(CHANNEL, user, line, today), [])
+
+
+def _say(engine: Engine, delivery: Delivery, buttons: list[str]) -> list[str]:
+    """Show the replies, then report them delivered; the payloads of the last buttons shown."""
+    for reply in delivery.replies:
+        _show(reply)
+        buttons = [button.payload for button in reply.buttons] or buttons
+    sys.stdout.flush()
+    engine.delivered(delivery)
+    return buttons

@@ -24,12 +24,12 @@ from bot.kb_versions import KnowledgeVersions
 from bot.render import Format
 from bot.replies import Reply, Speaker
 from bot.settings import Settings
-from bot.storage import Store
+from bot.storage import NewDiagnosis, OutboxRow, StaleConversation, Store, StoredConversation
 from knowledge import Diagnosis, KnowledgeBase
 from nlu.backends import make_backend
 from nlu.parse import IntentDict, NluBackend, ParseDict, normalize
 
-__all__ = ["Engine", "build_engine", "diagnosis_results", "open_store"]
+__all__ = ["Delivery", "Engine", "build_engine", "diagnosis_results", "open_store"]
 
 logger = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 4_000
@@ -67,45 +67,118 @@ class Engine:
         return hmac.new(self.pseudonym_key, f"{channel}:{user_id}".encode(), hashlib.sha256).hexdigest()
 
     def handle(self, channel: str, user_id: str, text: str, today: date | None = None) -> list[Reply]:
-        """Reply to one text message (or a button payload). Never raises: see `_guarded`."""
-        key = self.user_key(channel, user_id)
-        return self._guarded(key, today or date.today(), lambda day: self._text_turn(key, text, day))
+        """Reply to one text message (or a button payload), for a caller that delivers the replies at once."""
+        return self._delivered_now(self.respond(channel, user_id, text, today))
 
     def handle_unsupported(self, channel: str, user_id: str, today: date | None = None) -> list[Reply]:
         """Reply to a voice note, photo, sticker…: say what the bot understands and ask again."""
+        return self._delivered_now(self.respond_unsupported(channel, user_id, today))
+
+    def respond(self, channel: str, user_id: str, text: str, today: date | None = None) -> Delivery:
+        """Take the turn of one text message; its replies stay in the outbox until `delivered` is called.
+
+        Never raises: see `_guarded`. A message sent again while the replies to it are still undelivered (the
+        person saw nothing, as after a crash) is not taken again: those replies are delivered instead."""
         key = self.user_key(channel, user_id)
-        return self._guarded(key, today or date.today(), lambda day: self._unsupported_turn(key, day))
+        return self._guarded(key, today or date.today(), lambda day: self._text_turn(key, channel, text, day))
 
-    def _text_turn(self, key: str, text: str, today: date) -> list[Reply]:
+    def respond_unsupported(self, channel: str, user_id: str, today: date | None = None) -> Delivery:
+        key = self.user_key(channel, user_id)
+        return self._guarded(key, today or date.today(), lambda day: self._unsupported_turn(key, channel, day))
+
+    def delivered(self, delivery: Delivery) -> None:
+        """The replies were delivered: forget them (if this fails they are delivered again, never lost)."""
+        try:
+            self.store.delivered(delivery.outbox_ids)
+        except Exception as exc:
+            logger.error("outbox", extra={"event": "outbox_failed", "error": type(exc).__name__}, exc_info=exc)
+
+    def _delivered_now(self, delivery: Delivery) -> list[Reply]:
+        self.delivered(delivery)
+        return delivery.replies
+
+    def finish_unfinished(self, today: date | None = None) -> int:
+        """Store the diagnosis of every conversation left "done" without one (by a crash or an older version),
+        made with the knowledge base serving; the route is shown, in the channel's format, with the person's next
+        message. Returns how many diagnoses were stored."""
         self._follow_knowledge()
-        state = self._state(key)
+        finished = 0
+        for key in self.store.unfinished():
+            read = self.store.load_conversation(key)
+            turn = self._finished(key, self._state(read.state), today or date.today())
+            if turn is None:
+                continue
+            finished += turn.diagnosis is not None
+            turn.replies, turn.state.route_due = [], turn.diagnosis is not None
+            try:
+                self._commit(key, "", read, turn)
+            except StaleConversation:  # the person wrote meanwhile, and that turn finished it
+                finished -= turn.diagnosis is not None
+        return finished
+
+    def _text_turn(self, key: str, channel: str, text: str, today: date) -> Delivery:
         message = _clean(text)
-        if not message:
-            turn = self.policy.unsupported(state, today)
-        else:
-            message = state.buttons.get(_button_key(message, state.buttons), message)
-            turn = self.policy.step(state, self._parse(message), today)
-        self._persist(key, turn)
-        return turn.replies
+        digest = self._digest(message) if message else ""
 
-    def _unsupported_turn(self, key: str, today: date) -> list[Reply]:
+        def decide(state: ConversationState) -> Turn:
+            if not message:
+                return self.policy.unsupported(state, today)
+            button = state.buttons.get(_button_key(message, state.buttons), message)
+            return self.policy.step(state, self._parse(button), today)
+
+        return self._take(key, channel, today, decide, digest)
+
+    def _unsupported_turn(self, key: str, channel: str, today: date) -> Delivery:
+        return self._take(key, channel, today, lambda state: self.policy.unsupported(state, today), "")
+
+    def _take(
+        self, key: str, channel: str, today: date, decide: Callable[[ConversationState], Turn], digest: str
+    ) -> Delivery:
+        """Read the conversation, decide the turn, write it in one transaction (taken again once if another
+        writer got there first)."""
         self._follow_knowledge()
-        turn = self.policy.unsupported(self._state(key), today)
-        self._persist(key, turn)
-        return turn.replies
+        for attempt in (1, 2):
+            read = self.store.load_conversation(key)
+            state = self._state(read.state)
+            if digest and digest == state.last_message and (pending := self.store.undelivered(key)):
+                return _delivery(pending)
+            finished = self._finished(key, state, today)
+            turn = decide(finished.state if finished else state)
+            turn.state.last_message = digest
+            try:
+                return self._commit(key, channel, read, _after(finished, turn))
+            except StaleConversation:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
-    def _guarded(self, key: str, today: date, turn: Callable[[date], list[Reply]]) -> list[Reply]:
-        """The turn's replies; if it fails unexpectedly, nothing is stored and the person gets a kind word and
+    def _finished(self, key: str, state: ConversationState, today: date) -> Turn | None:
+        """For a conversation "done" whose route was not stored or not shown: its route, with the diagnosis to
+        store if none is (an older version did not name the one it stored: that one is adopted). None for any
+        other conversation."""
+        if state.phase != "done" or (state.diagnosis_id is not None and not state.route_due):
+            return None
+        if state.diagnosis_id is None and (stored := self.store.diagnoses(key)):
+            return Turn(state.model_copy(update={"diagnosis_id": stored[-1].id}))
+        logger.info("unfinished conversation finished", extra={"event": "conversation_finished"})
+        turn = self.policy.finish(state, today)
+        if state.route_due:
+            turn.diagnosis, turn.state.route_due = None, False
+        return turn
+
+    def _guarded(self, key: str, today: date, turn: Callable[[date], Delivery]) -> Delivery:
+        """The turn's delivery; if it fails unexpectedly, nothing is stored and the person gets a kind word and
         the pending question again (the error is logged as its class and place, never the message)."""
         try:
             return turn(today)
         except Exception as exc:
             logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
         try:
-            return self.policy.failed(self._state(key), today).replies
+            state = self._state(self.store.load_conversation(key).state)
+            return Delivery(self.policy.failed(state, today).replies, [])
         except Exception as exc:  # the state cannot even be read (the database is down): the kind word alone
             logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
-            return [self.speaker.say("utter_turn_failed")]
+            return Delivery([self.speaker.say("utter_turn_failed")], [])
 
     def _parse(self, message: str) -> ParseDict:
         """NLU of the message; a command (/borrar) is its intent; an intent the domain lacks is out of scope."""
@@ -117,23 +190,57 @@ class Engine:
             parse = ParseDict(text=message, intent=IntentDict(name="out_of_scope", confidence=1.0), entities=[])
         return parse
 
-    def _state(self, key: str) -> ConversationState:
-        raw = self.store.load_state(key)
+    def _state(self, raw: dict[str, Any]) -> ConversationState:
         try:
-            return ConversationState.model_validate(raw or {})
+            return ConversationState.model_validate(raw)
         except ValueError:
             logger.warning("unreadable conversation state; starting over")
             return ConversationState()
 
-    def _persist(self, key: str, turn: Turn) -> None:
+    def _digest(self, message: str) -> str:
+        """A keyed digest of a message: it tells a message sent again, and the message cannot be read from it."""
+        return hmac.new(self.pseudonym_key, normalize(message).encode(), hashlib.sha256).hexdigest()[:16]
+
+    def _commit(self, key: str, channel: str, read: StoredConversation, turn: Turn) -> Delivery:
+        """Write the turn in one transaction: state, the diagnosis it completes, and its replies (see Store)."""
         if turn.erase:
             self.store.erase(key)
-            return
-        self.store.save_state(key, turn.state.model_dump(mode="json"))
+            return Delivery(turn.replies, [])
+        diagnosis = None
         if turn.diagnosis is not None:
-            self.store.add_diagnosis(
-                key, turn.diagnosis.profile.model_dump(), diagnosis_results(turn.diagnosis), self.kb.version
-            )
+            results = diagnosis_results(turn.diagnosis)
+            diagnosis = NewDiagnosis(turn.diagnosis.profile.model_dump(), results, self.kb.version)
+        state = turn.state.model_dump(mode="json")
+        replies = [reply.to_record() for reply in turn.replies]
+        return _delivery(self.store.commit_turn(key, channel, read, state, replies, diagnosis))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The replies to deliver for one message, and their outbox ids to report once they are delivered."""
+
+    replies: list[Reply]
+    outbox_ids: list[int]
+
+
+def _delivery(rows: list[OutboxRow]) -> Delivery:
+    """The outbox rows as replies, a reply identical to the one before it left out (a crash's leftovers meeting the
+    same words again)."""
+    replies: list[Reply] = []
+    for row in rows:
+        reply = Reply.from_record(row.reply)
+        if not replies or replies[-1] != reply:
+            replies.append(reply)
+    return Delivery(replies, [row.id for row in rows])
+
+
+def _after(finished: Turn | None, turn: Turn) -> Turn:
+    """The turn, preceded by the finishing of its conversation if it needed one (its route, its diagnosis)."""
+    if finished is None:
+        return turn
+    turn.replies = finished.replies + turn.replies
+    turn.diagnosis = turn.diagnosis or finished.diagnosis
+    return turn
 
 
 def diagnosis_results(diagnosis: Diagnosis) -> dict[str, Any]:
@@ -173,7 +280,7 @@ def build_engine(settings: Settings, fmt: Format = "text") -> Engine:
     versions = KnowledgeVersions(store)
     versions.adopt_package()
     live = LiveKnowledge(versions, settings.kb_refresh_seconds)
-    return Engine(
+    engine = Engine(
         kb=live.current(),
         domain=load_domain(settings.domain_path),
         rules=load_dialogue_rules(),
@@ -183,6 +290,9 @@ def build_engine(settings: Settings, fmt: Format = "text") -> Engine:
         fmt=fmt,
         live=live,
     )
+    if finished := engine.finish_unfinished():
+        logger.info("unfinished", extra={"event": "conversations_finished", "received": finished})
+    return engine
 
 
 def open_store(settings: Settings) -> Store:

@@ -27,6 +27,16 @@ class Reply:
         """The `ruta chat --json` shape: {"text", "buttons": [titles], "diagnosis"}."""
         return {"text": self.text, "buttons": [button.title for button in self.buttons], "diagnosis": self.diagnosis}
 
+    def to_record(self) -> dict[str, Any]:
+        """All of the reply, as kept in the outbox until it is delivered."""
+        buttons = [button.model_dump() for button in self.buttons]
+        return {"text": self.text, "buttons": buttons, "diagnosis": self.diagnosis}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Reply:
+        buttons = [Button.model_validate(button) for button in record.get("buttons", [])]
+        return cls(str(record["text"]), buttons, record.get("diagnosis"))
+
 
 class Speaker:
     """Turns response ids and knowledge into replies in one format (plain text or Telegram HTML)."""

@@ -1,4 +1,8 @@
-"""Storage (SQLAlchemy 2): conversation state and finished diagnoses, keyed by a pseudonym, never a raw id.
+"""Storage (SQLAlchemy 2): conversation state, finished diagnoses and undelivered replies, keyed by a pseudonym.
+
+A turn is one transaction (`Store.commit_turn`): the new state, the diagnosis it completes and the replies to
+deliver are written together or not at all, so a crash never leaves a conversation "done" without its diagnosis
+or its route. Replies stay in the `outbox` table until the channel says they were delivered.
 
 The schema is created and upgraded by the Alembic migrations in `bot/migrations` (run at start-up). Default:
 a SQLite file; any SQLAlchemy URL through `RUTA_DATABASE_URL`.
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,10 +37,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-__all__ = ["Base", "ConversationRow", "DiagnosisRecord", "Store", "migrate"]
+__all__ = [
+    "Base",
+    "ConversationRow",
+    "DiagnosisRecord",
+    "NewDiagnosis",
+    "OutboxRow",
+    "StaleConversation",
+    "Store",
+    "StoredConversation",
+    "migrate",
+]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_REVISION = "0004"  # the newest file in migrations/versions (a test keeps them equal)
+SCHEMA_REVISION = "0005"  # the newest file in migrations/versions (a test keeps them equal)
 
 
 class Base(DeclarativeBase):
@@ -50,6 +65,7 @@ class ConversationRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # +1 on every write
 
 
 class DiagnosisRecord(Base):
@@ -66,7 +82,42 @@ class DiagnosisRecord(Base):
     kb_version: Mapped[str] = mapped_column(String(32))
 
 
+class OutboxRow(Base):
+    """One reply written by a turn and not yet delivered (deleted once it is)."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_key: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    reply: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class StoredConversation:
+    """A conversation's state and the version it was read at (None: no conversation yet)."""
+
+    state: dict[str, Any]
+    version: int | None
+
+
+@dataclass(frozen=True)
+class NewDiagnosis:
+    """A diagnosis to keep with the turn that completes it."""
+
+    answers: dict[str, Any]
+    results: dict[str, Any]
+    kb_version: str
+
+
+class StaleConversation(Exception):
+    """The conversation was written by someone else since it was read: the turn must be taken again."""
+
+
 _CONVERSATIONS: Table = ConversationRow.__table__  # type: ignore[assignment]
+_DIAGNOSES: Table = DiagnosisRecord.__table__  # type: ignore[assignment]
+_OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
 
 
 def _json_text(value: Any) -> str:
@@ -120,13 +171,89 @@ class Store:
             state = connection.execute(select(_CONVERSATIONS.c.state).where(_CONVERSATIONS.c.key == key)).scalar()
         return None if state is None else dict(state)
 
+    def load_conversation(self, key: str) -> StoredConversation:
+        """The state of a conversation with its version, for `commit_turn`."""
+        query = select(_CONVERSATIONS.c.state, _CONVERSATIONS.c.version).where(_CONVERSATIONS.c.key == key)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return StoredConversation({}, None) if row is None else StoredConversation(dict(row.state), row.version)
+
+    def commit_turn(
+        self,
+        key: str,
+        channel: str,
+        read: StoredConversation,
+        state: dict[str, Any],
+        replies: list[dict[str, Any]],
+        diagnosis: NewDiagnosis | None = None,
+    ) -> list[OutboxRow]:
+        """Write one turn in one transaction: the diagnosis it completes (its id goes into the state as
+        `diagnosis_id`), the new state and its replies. Returns the conversation's undelivered replies, oldest
+        first (earlier ones a crash kept from being delivered, then these).
+
+        Raises StaleConversation, writing nothing, if the conversation changed since `read`."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            if diagnosis is not None:
+                state = state | {"diagnosis_id": self._insert_diagnosis(connection, key, diagnosis, now)}
+            self._write_state(connection, key, read.version, state, now)
+            if replies:
+                rows = [{"user_key": key, "channel": channel, "reply": r, "created_at": now} for r in replies]
+                connection.execute(insert(_OUTBOX), rows)
+            query = select(_OUTBOX).where(_OUTBOX.c.user_key == key).order_by(_OUTBOX.c.id)
+            return [OutboxRow(**row._mapping) for row in connection.execute(query)]
+
+    @staticmethod
+    def _insert_diagnosis(connection: Any, key: str, diagnosis: NewDiagnosis, now: datetime) -> int:
+        values = {"user_key": key, "created_at": now, "consent": True, "answers": diagnosis.answers}
+        values |= {"results": diagnosis.results, "kb_version": diagnosis.kb_version}
+        return int(connection.execute(insert(_DIAGNOSES).values(values)).inserted_primary_key[0])
+
+    @staticmethod
+    def _write_state(connection: Any, key: str, version: int | None, state: dict[str, Any], now: datetime) -> None:
+        values = {"state": state, "updated_at": now}
+        if version is None:
+            exists = connection.execute(select(_CONVERSATIONS.c.key).where(_CONVERSATIONS.c.key == key)).first()
+            if exists is not None:
+                raise StaleConversation(key)
+            connection.execute(insert(_CONVERSATIONS).values(key=key, version=1, **values))
+            return
+        current = (_CONVERSATIONS.c.key == key) & (_CONVERSATIONS.c.version == version)
+        written = connection.execute(update(_CONVERSATIONS).where(current).values(version=version + 1, **values))
+        if written.rowcount != 1:
+            raise StaleConversation(key)
+
+    def undelivered(self, key: str | None = None) -> list[OutboxRow]:
+        """Replies not yet delivered, oldest first: one conversation's (`key`), or all."""
+        query = select(_OUTBOX).order_by(_OUTBOX.c.id)
+        if key is not None:
+            query = query.where(_OUTBOX.c.user_key == key)
+        with self.engine.connect() as connection:
+            return [OutboxRow(**row._mapping) for row in connection.execute(query)]
+
+    def delivered(self, ids: Sequence[int]) -> None:
+        """Forget replies once delivered."""
+        if ids:
+            with self.engine.begin() as connection:
+                connection.execute(delete(_OUTBOX).where(_OUTBOX.c.id.in_(list(ids))))
+
+    def unfinished(self) -> list[str]:
+        """Keys of conversations that say "done" but name no diagnosis (left by a crash or an older version)."""
+        state = _CONVERSATIONS.c.state
+        query = select(_CONVERSATIONS.c.key).where(
+            state["phase"].as_string() == "done", state["diagnosis_id"].as_integer().is_(None)
+        )
+        with self.engine.connect() as connection:
+            return list(connection.execute(query).scalars())
+
     def save_state(self, key: str, state: dict[str, Any]) -> None:
         """Update or insert the state of a conversation in one transaction."""
         values = {"state": state, "updated_at": datetime.now(UTC)}
         with self.engine.begin() as connection:
-            updated = connection.execute(update(_CONVERSATIONS).where(_CONVERSATIONS.c.key == key).values(values))
+            newer = {"version": _CONVERSATIONS.c.version + 1, **values}
+            updated = connection.execute(update(_CONVERSATIONS).where(_CONVERSATIONS.c.key == key).values(newer))
             if updated.rowcount == 0:
-                connection.execute(insert(_CONVERSATIONS).values(key=key, **values))
+                connection.execute(insert(_CONVERSATIONS).values(key=key, version=1, **values))
 
     def add_diagnosis(
         self,
@@ -137,23 +264,17 @@ class Store:
         created_at: datetime | None = None,
     ) -> None:
         """Keep a finished diagnosis (made now, unless `created_at` says when)."""
-        with self._sessions.begin() as session:
-            session.add(
-                DiagnosisRecord(
-                    user_key=key,
-                    created_at=created_at or datetime.now(UTC),
-                    consent=True,
-                    answers=answers,
-                    results=results,
-                    kb_version=kb_version,
-                )
+        with self.engine.begin() as connection:
+            self._insert_diagnosis(
+                connection, key, NewDiagnosis(answers, results, kb_version), created_at or datetime.now(UTC)
             )
 
     def erase(self, key: str) -> None:
-        """Delete everything kept about one user (conversation and diagnoses)."""
+        """Delete everything kept about one user (conversation, diagnoses and undelivered replies)."""
         with self._sessions.begin() as session:
             session.execute(delete(ConversationRow).where(ConversationRow.key == key))
             session.execute(delete(DiagnosisRecord).where(DiagnosisRecord.user_key == key))
+            session.execute(delete(OutboxRow).where(OutboxRow.user_key == key))
 
     def diagnoses(self, key: str | None = None) -> list[DiagnosisRecord]:
         """Diagnosis records, oldest first: one user's (`key`), or everybody's."""
@@ -167,7 +288,7 @@ class Store:
         """What analytics reads of every diagnosis made at or after `since` (no pseudonym), oldest first.
 
         A Core query: at 100,000 diagnoses it is several times faster than loading ORM objects."""
-        table: Table = DiagnosisRecord.__table__  # type: ignore[assignment]
+        table = _DIAGNOSES
         columns = (table.c.created_at, table.c.consent, table.c.kb_version, table.c.answers, table.c.results)
         query = select(*columns).order_by(table.c.id)
         if since is not None:
@@ -190,6 +311,7 @@ class Store:
         with self._sessions.begin() as session:
             conversations = session.execute(delete(ConversationRow).where(ConversationRow.updated_at < before))
             diagnoses = session.execute(delete(DiagnosisRecord).where(DiagnosisRecord.created_at < before))
+            session.execute(delete(OutboxRow).where(OutboxRow.created_at < before))
         return conversations.rowcount, diagnoses.rowcount  # type: ignore[attr-defined]
 
     def close(self) -> None:

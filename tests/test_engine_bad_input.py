@@ -108,7 +108,7 @@ def test_a_failing_turn_is_a_kind_reply_with_the_question_and_changes_nothing(en
 
 
 def test_a_database_that_fails_still_gets_a_kind_reply(engine, monkeypatch):
-    monkeypatch.setattr(engine.store, "load_state", _explode)
+    monkeypatch.setattr(engine.store, "load_conversation", _explode)
     for turn in (lambda: engine.handle("bad", "down", "hola", TODAY), lambda: engine.handle_unsupported("bad", "down")):
         replies = turn()
         assert len(replies) == 1 and "Tuve un problema" in replies[0].text

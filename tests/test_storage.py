@@ -6,9 +6,9 @@ from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect, text
 
-from bot.storage import MIGRATIONS, SCHEMA_REVISION, Store
+from bot.storage import MIGRATIONS, SCHEMA_REVISION, Store, StoredConversation
 
 
 def test_the_schema_revision_is_the_newest_migration() -> None:
@@ -35,3 +35,35 @@ def test_state_round_trip_and_erasure(tmp_path: Path) -> None:
     assert store.load_state("k1") is None
     assert store.diagnoses("k1") == []
     assert len(store.diagnoses("k2")) == 1
+
+
+def _alembic(url: str, action: str, revision: str) -> None:
+    from alembic import command
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
+    engine.dispose()
+
+
+def test_the_outbox_migration_keeps_conversations_and_goes_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    _alembic(url, "upgrade", "0004")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        insert = "INSERT INTO conversations (key, state, updated_at) VALUES ('k', :state, '2026-01-01')"
+        connection.execute(text(insert), {"state": '{"phase": "form"}'})
+    engine.dispose()
+    store = Store(url)  # upgrades to the newest revision
+    read = store.load_conversation("k")
+    assert read == StoredConversation({"phase": "form"}, 0)
+    store.commit_turn("k", "console", read, {"phase": "done"}, [{"text": "hola", "buttons": [], "diagnosis": None}])
+    assert store.load_conversation("k").version == 1 and len(store.undelivered("k")) == 1
+    store.close()
+    _alembic(url, "downgrade", "0004")
+    assert "outbox" not in inspect(create_engine(url)).get_table_names()
+    assert Store(url).load_state("k") == {"phase": "done"}

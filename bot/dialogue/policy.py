@@ -67,6 +67,12 @@ class Policy:
         """A message whose turn failed unexpectedly: a kind word and the pending question as it was."""
         return self._apologise(state, today, "utter_turn_failed")
 
+    def finish(self, state: ConversationState, today: date) -> Turn:
+        """The route of a conversation whose answers were all given but whose diagnosis was never stored."""
+        turn = self._deliver(Turn(state.model_copy(deep=True)), today)
+        turn.state.last_reply = _signature(turn.replies)
+        return turn
+
     def _apologise(self, state: ConversationState, today: date, response: str) -> Turn:
         turn = Turn(state.model_copy(deep=True))
         turn.replies.append(self.speaker.say(response))
@@ -305,7 +311,7 @@ class Policy:
         """Diagnose the answers and send the route."""
         state = turn.state
         diagnosis = self._diagnose(state, today)
-        state.phase, state.requested_slot, state.buttons = "done", None, {}
+        state.phase, state.requested_slot = "done", None  # the last buttons stay: pressed again, they change nothing
         state.route = [step.result.instrument.id for step in diagnosis.route]
         turn.diagnosis = diagnosis
         turn.replies += [

@@ -25,3 +25,6 @@ class ConversationState(BaseModel):
     route: list[str] = []
     confirming: str | None = None  # "restart" or "delete_data" asked in free text, waiting for a yes
     last_reply: str = ""  # a digest of the last turn's replies, so that none is sent twice in a row as it was
+    last_message: str = ""  # a keyed digest of the last message, to know it again when it is sent again
+    diagnosis_id: int | None = None  # the stored diagnosis of the route shown (None while not done)
+    route_due: bool = False  # the diagnosis was stored at start-up (after a crash): show the route next time

@@ -63,3 +63,15 @@ def test_declining_consent_keeps_nothing(embedded_nlu, tmp_path):
     assert _count(database, "diagnoses") == 0
     state = engine.store.load_state(engine.user_key("telegram", HANDLE)) or {}
     assert not state.get("slots") and not state.get("pending")
+
+
+def test_replies_waiting_in_the_outbox_hold_no_identifier_or_free_text(embedded_nlu, tmp_path):
+    database = tmp_path / "db.sqlite3"
+    engine = make_engine(embedded_nlu, database)
+    for channel, user in (("whatsapp", PHONE), ("telegram", HANDLE)):
+        engine.respond(channel, user, INTRODUCTION)  # never reported delivered: they stay in the outbox
+        for _, text in load_scripts()["costura_vallenar"][1:]:
+            engine.respond(channel, user, text)
+    assert _count(database, "outbox") > 30
+    dump = _dump(database)
+    assert [secret for secret in SECRETS if secret in dump] == []
