@@ -2,6 +2,8 @@
 
 Code logs with `extra={"event": ..., ...}`; only the fields listed in FIELDS are written, so a chat id or a
 phone number passed by mistake never reaches the log. Libraries that log URLs with tokens (httpx) are quieted.
+Servers log to stderr; the console chat logs to a file under RUTA_HOME so nothing but the conversation reaches
+its screen.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 import sys
 import traceback
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 
 import orjson
@@ -31,6 +34,8 @@ FIELDS = (
     "status",
     "bytes",
     "received",
+    "state",
+    "backend",
 )
 QUIET = ("httpx", "httpcore", "telegram", "apscheduler", "uvicorn.access", "alembic")
 
@@ -58,9 +63,17 @@ def _where(trace: TracebackType | None) -> str:
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr for the whole process."""
-    handler = logging.StreamHandler(sys.stderr)
+def configure_logging(level: str = "INFO", path: Path | None = None) -> None:
+    """JSON lines for the whole process: appended to the file `path` (its folder is created), else on stderr.
+
+    A file that cannot be opened leaves the logs on stderr (raises nothing: logging never stops a command)."""
+    handler: logging.Handler = logging.StreamHandler(sys.stderr)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(path, encoding="utf-8")
+        except OSError:
+            pass
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

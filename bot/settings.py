@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     nlu_backend: Literal["embedded", "rasa"] = "embedded"
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout: float = Field(default=2.0, gt=0, description="Seconds before a Rasa parse falls back.")
+    rasa_breaker_failures: int = Field(
+        default=3, ge=1, description="Rasa failures in a row after which the embedded NLU parses for a cool-down."
+    )
+    rasa_breaker_cooldown: float = Field(
+        default=30.0, gt=0, description="Seconds between probes of Rasa's /status while its breaker is open."
+    )
     nlu_cache: Path | None = Field(default=None, description="Where trained NLU models are cached (home/cache).")
     timezone: str = Field(default="America/Santiago", description="Whose calendar day deadlines count from.")
     telegram_token: str | None = Field(default=None, description="The bot's token from @BotFather.")
@@ -74,6 +80,11 @@ class Settings(BaseSettings):
     @property
     def nlu_cache_dir(self) -> Path:
         return self.nlu_cache or self.home / "cache"
+
+    @property
+    def chat_log_path(self) -> Path:
+        """Where `ruta chat` writes its logs (JSON lines), so none reaches the chat's screen."""
+        return self.home / "logs" / "chat.log"
 
     def retention_cutoff(self, now: datetime) -> datetime | None:
         """The moment before which records are deleted: `retention_months` calendar months before `now`."""
