@@ -156,12 +156,19 @@ main.add_command(admin)
 @click.option("--script", type=click.File("r", encoding="utf-8"), default=None, help="Read messages from FILE.")
 @click.option("--user", default="console", show_default=True, help="Who is talking (state persists per user).")
 @click.option("--today", type=IsoDate(), default=None, help="Day to compute deadlines against (default: today).")
-def chat(as_json: bool, script: IO[str] | None, user: str, today: date | None) -> None:
-    """Talk to the assistant in the console (the main job), or drive it line by line with --json."""
+@click.option("--verbose", is_flag=True, help="Logs on stderr instead of RUTA_HOME/logs/chat.log.")
+def chat(as_json: bool, script: IO[str] | None, user: str, today: date | None, verbose: bool) -> None:
+    """Talk to the assistant in the console (the main job), or drive it line by line with --json.
+
+    The screen shows only the conversation: logs (JSON lines) go to RUTA_HOME/logs/chat.log, or with --verbose
+    to stderr."""
     from bot.console import run_interactive, run_json  # the chat stack is imported only by the commands using it
     from bot.engine import build_engine
+    from bot.logs import configure_logging
 
-    engine = _engine(build_engine, get_settings())
+    settings = get_settings()
+    configure_logging(path=None if verbose else settings.chat_log_path)
+    engine = _engine(build_engine, settings)
     if as_json or script is not None:
         run_json(engine, script or sys.stdin, user, today)
     else:
@@ -188,6 +195,8 @@ def _backend(name: str | None) -> Any:
         settings.nlu_cache_dir,
         settings.rasa_url,
         settings.rasa_timeout,
+        breaker_failures=settings.rasa_breaker_failures,
+        breaker_cooldown=settings.rasa_breaker_cooldown,
     )
 
 

@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from bot.channels.turns import ChannelEngine
 from bot.engine import Engine
 from bot.settings import Settings
+from nlu.backends import backend_health
 
 __all__ = ["ConfigError", "StartupError", "create_app"]
 
@@ -172,6 +173,7 @@ class Service:
             "channels": self.channels,
             "knowledge_base": self.engine.kb.version,
             "database": "ok" if database else "unreachable",
+            "nlu": backend_health(self.engine.nlu),  # the backend parsing now; Rasa's breaker state
         }
         return JSONResponse(body, status_code=200 if database else 503)
 
