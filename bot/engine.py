@@ -12,19 +12,23 @@ import logging
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.addresses import AddressCipher
 from bot.dialogue.policy import Policy, Turn
 from bot.dialogue.rules import DialogueRules, load_dialogue_rules
 from bot.dialogue.state import ConversationState
 from bot.domain import Domain, load_domain
 from bot.kb_live import LiveKnowledge
 from bot.kb_versions import KnowledgeVersions
+from bot.outbox import OutboxQueue
 from bot.render import Format
 from bot.replies import Reply, Speaker
 from bot.settings import Settings
-from bot.storage import NewDiagnosis, OutboxRow, StaleConversation, Store, StoredConversation
+from bot.storage import AlreadyProcessed, NewDiagnosis, OutboxRow, StaleConversation, Store, StoredConversation
 from knowledge import Diagnosis, KnowledgeBase
 from nlu.backends import make_backend
 from nlu.parse import IntentDict, NluBackend, ParseDict, normalize
@@ -49,6 +53,7 @@ class Engine:
     live: LiveKnowledge | None = None  # the published knowledge base to follow; None: `kb` serves for good
 
     def __post_init__(self) -> None:
+        self.addresses = AddressCipher(self.pseudonym_key)  # the outbox's addresses (bot/addresses.py)
         self.speaker = Speaker(self.domain, self.kb, self.fmt)
         self.policy = Policy(self.domain, self.rules, self.kb, self.speaker)
 
@@ -80,11 +85,37 @@ class Engine:
         Never raises: see `_guarded`. A message sent again while the replies to it are still undelivered (the
         person saw nothing, as after a crash) is not taken again: those replies are delivered instead."""
         key = self.user_key(channel, user_id)
-        return self._guarded(key, today or date.today(), lambda day: self._text_turn(key, channel, text, day))
+        return self._guarded(key, today or date.today(), lambda day: self._text_turn(key, channel, text, day, LOCAL))
 
     def respond_unsupported(self, channel: str, user_id: str, today: date | None = None) -> Delivery:
         key = self.user_key(channel, user_id)
-        return self._guarded(key, today or date.today(), lambda day: self._unsupported_turn(key, channel, day))
+        return self._guarded(key, today or date.today(), lambda day: self._unsupported_turn(key, channel, day, LOCAL))
+
+    def take(self, channel: str, user_id: str, text: str | None, message_id: str, today: date | None = None) -> bool:
+        """Take the turn of one message for a channel whose replies a sender delivers from the outbox (see
+        bot/channels/sender.py): the replies are queued with the address encrypted, in the transaction that
+        marks the message processed. `text` None: a voice note, photo… False if the message was taken before.
+
+        A turn that fails unexpectedly queues the kind reply instead. A database that cannot be written raises
+        (SQLAlchemyError): the channel lets the service deliver the message again."""
+        key, day = self.user_key(channel, user_id), today or date.today()
+        inbound = Inbound(self.addresses.encrypt(user_id), self._message_digest(channel, message_id))
+        if self.store.processed(channel, inbound.message or ""):
+            return False
+        try:
+            if text is None:
+                self._unsupported_turn(key, channel, day, inbound)
+            else:
+                self._text_turn(key, channel, text, day, inbound)
+        except AlreadyProcessed:
+            return False
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:
+            logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
+            replies = self.policy.failed(self._state(self.store.load_conversation(key).state), day).replies
+            self.store.queue_replies(key, channel, [reply.to_record() for reply in replies], inbound)
+        return True
 
     def delivered(self, delivery: Delivery) -> None:
         """The replies were delivered: forget them (if this fails they are delivered again, never lost)."""
@@ -116,7 +147,7 @@ class Engine:
                 finished -= turn.diagnosis is not None
         return finished
 
-    def _text_turn(self, key: str, channel: str, text: str, today: date) -> Delivery:
+    def _text_turn(self, key: str, channel: str, text: str, today: date, inbound: Inbound) -> Delivery:
         message = _clean(text)
         digest = self._digest(message) if message else ""
 
@@ -126,13 +157,19 @@ class Engine:
             button = state.buttons.get(_button_key(message, state.buttons), message)
             return self.policy.step(state, self._parse(button), today)
 
-        return self._take(key, channel, today, decide, digest)
+        return self._take(key, channel, today, decide, digest, inbound)
 
-    def _unsupported_turn(self, key: str, channel: str, today: date) -> Delivery:
-        return self._take(key, channel, today, lambda state: self.policy.unsupported(state, today), "")
+    def _unsupported_turn(self, key: str, channel: str, today: date, inbound: Inbound) -> Delivery:
+        return self._take(key, channel, today, lambda state: self.policy.unsupported(state, today), "", inbound)
 
     def _take(
-        self, key: str, channel: str, today: date, decide: Callable[[ConversationState], Turn], digest: str
+        self,
+        key: str,
+        channel: str,
+        today: date,
+        decide: Callable[[ConversationState], Turn],
+        digest: str,
+        inbound: Inbound,
     ) -> Delivery:
         """Read the conversation, decide the turn, write it in one transaction (taken again once if another
         writer got there first)."""
@@ -146,7 +183,7 @@ class Engine:
             turn = decide(finished.state if finished else state)
             turn.state.last_message = digest
             try:
-                return self._commit(key, channel, read, _after(finished, turn))
+                return self._commit(key, channel, read, _after(finished, turn), inbound)
             except StaleConversation:
                 if attempt == 2:
                     raise
@@ -197,22 +234,46 @@ class Engine:
             logger.warning("unreadable conversation state; starting over")
             return ConversationState()
 
+    def _message_digest(self, channel: str, message_id: str) -> str:
+        """A keyed digest of an inbound message's id (a WhatsApp id holds the phone number: never stored)."""
+        return hmac.new(self.pseudonym_key, f"id:{channel}:{message_id}".encode(), hashlib.sha256).hexdigest()
+
     def _digest(self, message: str) -> str:
         """A keyed digest of a message: it tells a message sent again, and the message cannot be read from it."""
         return hmac.new(self.pseudonym_key, normalize(message).encode(), hashlib.sha256).hexdigest()[:16]
 
-    def _commit(self, key: str, channel: str, read: StoredConversation, turn: Turn) -> Delivery:
+    def _commit(
+        self, key: str, channel: str, read: StoredConversation, turn: Turn, inbound: Inbound | None = None
+    ) -> Delivery:
         """Write the turn in one transaction: state, the diagnosis it completes, and its replies (see Store)."""
+        inbound = inbound or LOCAL
         if turn.erase:
             self.store.erase(key)
-            return Delivery(turn.replies, [])
+            if inbound.address is None:
+                return Delivery(turn.replies, [])
+            return _delivery(self.store.queue_replies(key, channel, [r.to_record() for r in turn.replies], inbound))
         diagnosis = None
         if turn.diagnosis is not None:
             results = diagnosis_results(turn.diagnosis)
             diagnosis = NewDiagnosis(turn.diagnosis.profile.model_dump(), results, self.kb.version)
         state = turn.state.model_dump(mode="json")
         replies = [reply.to_record() for reply in turn.replies]
-        return _delivery(self.store.commit_turn(key, channel, read, state, replies, diagnosis))
+        rows = self.store.commit_turn(
+            key, channel, read, state, replies, diagnosis, address=inbound.address, message=inbound.message
+        )
+        return _delivery(rows)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """Where a turn's replies go: `address` (encrypted) for a sender to deliver them, None for the caller; and
+    the digest of the inbound message's id, to take it once."""
+
+    address: str | None = None
+    message: str | None = None
+
+
+LOCAL = Inbound()
 
 
 @dataclass(frozen=True)
@@ -274,7 +335,13 @@ def _button_key(message: str, buttons: dict[str, str]) -> str:
 def build_engine(settings: Settings, fmt: Format = "text") -> Engine:
     """The engine with the configured NLU backend and database."""
     nlu = make_backend(
-        settings.nlu_backend, settings.nlu_data_path, settings.nlu_cache_dir, settings.rasa_url, settings.rasa_timeout
+        settings.nlu_backend,
+        settings.nlu_data_path,
+        settings.nlu_cache_dir,
+        settings.rasa_url,
+        settings.rasa_timeout,
+        breaker_failures=settings.rasa_breaker_failures,
+        breaker_cooldown=settings.rasa_breaker_cooldown,
     )
     store = open_store(settings)
     versions = KnowledgeVersions(store)
@@ -298,7 +365,9 @@ def build_engine(settings: Settings, fmt: Format = "text") -> Engine:
 def open_store(settings: Settings) -> Store:
     """The configured database, with records past the retention period deleted."""
     store = Store(settings.resolved_database_url)
-    cutoff = settings.retention_cutoff(datetime.now(UTC))
+    now = datetime.now(UTC)
+    OutboxQueue(store).prune_processed(now - timedelta(days=settings.processed_ids_days))
+    cutoff = settings.retention_cutoff(now)
     if cutoff is not None:
         conversations, diagnoses = store.purge(cutoff)
         if conversations or diagnoses:

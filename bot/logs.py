@@ -34,6 +34,9 @@ FIELDS = (
     "status",
     "bytes",
     "received",
+    "delivered",
+    "retried",
+    "dropped",
     "state",
     "backend",
 )

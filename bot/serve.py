@@ -2,7 +2,8 @@
 
 - `POST /telegram`: Telegram updates (when RUTA_TELEGRAM_TOKEN is set); the secret token is checked.
 - `GET|POST /whatsapp`: the WhatsApp Cloud API webhook (when the RUTA_WHATSAPP_* settings are set).
-- `GET /healthz`: liveness with the channels served, the knowledge base's version and a database check.
+- `GET /healthz`: liveness with the channels served, the knowledge base's version, a database check, the NLU
+  backend in use and the outbox (replies waiting, the oldest one's age, deliveries, retries and drops).
 Bodies over RUTA_MAX_REQUEST_BYTES get 413. Every request is logged as JSON without identifiers or query string.
 
 Start-up: Telegram's command menu is best effort (a warning if the Bot API refuses it). If Telegram does not accept
@@ -18,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -26,8 +28,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from bot.channels.sender import OutboxSender
 from bot.channels.turns import ChannelEngine
 from bot.engine import Engine
+from bot.outbox import OutboxQueue
+from bot.render import Format
 from bot.settings import Settings
 from nlu.backends import backend_health
 
@@ -165,6 +170,7 @@ class Service:
     routes: list[BaseRoute] = field(default_factory=list)
     starts: list[Callable[[AsyncExitStack], Awaitable[None]]] = field(default_factory=list)
     channels: list[str] = field(default_factory=list)
+    senders: list[OutboxSender] = field(default_factory=list)
 
     async def healthz(self, request: Request) -> Response:
         database = await asyncio.to_thread(self._database_ok)
@@ -174,8 +180,15 @@ class Service:
             "knowledge_base": self.engine.kb.version,
             "database": "ok" if database else "unreachable",
             "nlu": backend_health(self.engine.nlu),  # the backend parsing now; Rasa's breaker state
+            "outbox": await asyncio.to_thread(self._outbox) if database else None,
         }
         return JSONResponse(body, status_code=200 if database else 503)
+
+    def _outbox(self) -> dict[str, Any]:
+        """Replies waiting and the age of the oldest; what this process's senders delivered, retried, dropped."""
+        depth, oldest = OutboxQueue(self.engine.store).depth()
+        counts = {sender.channel: dict(sender.counts) for sender in self.senders}
+        return {"depth": depth, "oldest_seconds": oldest, "senders": counts}
 
     def _database_ok(self) -> bool:
         try:
@@ -226,11 +239,13 @@ def _add_whatsapp(service: Service, settings: Settings) -> None:
         given["whatsapp_verify_token"],
         settings.whatsapp_api_url,
     )
-    channel = ChannelEngine(service.engine.in_format("whatsapp"), whatsapp.CHANNEL, settings.timezone)
+    channel = _channel_engine(service, settings, "whatsapp", whatsapp.CHANNEL)
     webhook = whatsapp.WhatsAppChannel(channel, config, max_depth=settings.max_json_depth)
+    service.senders.append(webhook.sender)
 
     async def start(stack: AsyncExitStack) -> None:
-        stack.push_async_callback(webhook.close)
+        webhook.start()
+        stack.push_async_callback(webhook.close, settings.outbox_flush_seconds)
         stack.callback(channel.close)
 
     service.routes += [
@@ -239,6 +254,11 @@ def _add_whatsapp(service: Service, settings: Settings) -> None:
     ]
     service.starts.append(start)
     service.channels.append(whatsapp.CHANNEL)
+
+
+def _channel_engine(service: Service, settings: Settings, fmt: Format, name: str) -> ChannelEngine:
+    max_age = timedelta(hours=settings.outbox_max_age_hours)
+    return ChannelEngine(service.engine.in_format(fmt), name, settings.timezone, max_age)
 
 
 def _add_console(service: Service, settings: Settings) -> None:

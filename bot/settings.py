@@ -57,6 +57,15 @@ class Settings(BaseSettings):
         default=24, ge=0, description="Diagnoses and conversations older than this are deleted (0: keep all)."
     )
     max_request_bytes: int = Field(default=256_000, gt=0, description="Larger webhook bodies get 413.")
+    outbox_flush_seconds: float = Field(
+        default=5.0, ge=0, description="At a stop, how long the replies still waiting may take to go out."
+    )
+    outbox_max_age_hours: float = Field(
+        default=24.0, gt=0, description="A reply not delivered by then is dropped (WhatsApp's service window)."
+    )
+    processed_ids_days: float = Field(
+        default=7.0, gt=0, description="How long the ids of processed messages are kept to spot re-deliveries."
+    )
     kb_refresh_seconds: float = Field(
         default=2.0, gt=0, description="How often a running bot checks for a newly published knowledge base."
     )

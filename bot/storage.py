@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     create_engine,
     delete,
     event,
@@ -35,14 +36,17 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 __all__ = [
+    "AlreadyProcessed",
     "Base",
     "ConversationRow",
     "DiagnosisRecord",
     "NewDiagnosis",
     "OutboxRow",
+    "ProcessedMessage",
     "StaleConversation",
     "Store",
     "StoredConversation",
@@ -83,7 +87,11 @@ class DiagnosisRecord(Base):
 
 
 class OutboxRow(Base):
-    """One reply written by a turn and not yet delivered (deleted once it is)."""
+    """One reply written by a turn and not yet delivered (deleted once it is).
+
+    `address` is where to send it (chat id, phone number), encrypted (bot/channels/addresses.py); None when the
+    channel delivers replies as the turn returns (the console). `sent_parts` counts the messages of a long or
+    split reply already sent; `not_before` and `claimed_until` schedule retries and keep two senders apart."""
 
     __tablename__ = "outbox"
 
@@ -92,6 +100,21 @@ class OutboxRow(Base):
     channel: Mapped[str] = mapped_column(String(16))
     reply: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    address: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent_parts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ProcessedMessage(Base):
+    """An inbound message already taken (a keyed digest of its id: a WhatsApp id holds the phone number)."""
+
+    __tablename__ = "processed_messages"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    message: Mapped[str] = mapped_column(String(64), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 @dataclass(frozen=True)
@@ -111,6 +134,10 @@ class NewDiagnosis:
     kb_version: str
 
 
+class AlreadyProcessed(Exception):
+    """The inbound message was taken before (a service delivering it again): nothing was written."""
+
+
 class StaleConversation(Exception):
     """The conversation was written by someone else since it was read: the turn must be taken again."""
 
@@ -118,6 +145,7 @@ class StaleConversation(Exception):
 _CONVERSATIONS: Table = ConversationRow.__table__  # type: ignore[assignment]
 _DIAGNOSES: Table = DiagnosisRecord.__table__  # type: ignore[assignment]
 _OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
+_PROCESSED: Table = ProcessedMessage.__table__  # type: ignore[assignment]
 
 
 def _json_text(value: Any) -> str:
@@ -153,6 +181,13 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def _undelivered(connection: Any, key: str | None) -> list[OutboxRow]:
+    query = select(_OUTBOX).order_by(_OUTBOX.c.id)
+    if key is not None:
+        query = query.where(_OUTBOX.c.user_key == key)
+    return [OutboxRow(**row._mapping) for row in connection.execute(query)]
+
+
 class Store:
     """Reads and writes conversations and diagnoses."""
 
@@ -186,22 +221,61 @@ class Store:
         state: dict[str, Any],
         replies: list[dict[str, Any]],
         diagnosis: NewDiagnosis | None = None,
+        *,
+        address: str | None = None,
+        message: str | None = None,
     ) -> list[OutboxRow]:
-        """Write one turn in one transaction: the diagnosis it completes (its id goes into the state as
-        `diagnosis_id`), the new state and its replies. Returns the conversation's undelivered replies, oldest
-        first (earlier ones a crash kept from being delivered, then these).
+        """Write one turn in one transaction: the inbound `message` (a digest of its id) as processed, the
+        diagnosis it completes (its id goes into the state as `diagnosis_id`), the new state and its replies,
+        to be sent to `address` (encrypted; None: the caller delivers them). Returns the conversation's
+        undelivered replies, oldest first (earlier ones a crash kept from being delivered, then these).
 
-        Raises StaleConversation, writing nothing, if the conversation changed since `read`."""
+        Raises StaleConversation if the conversation changed since `read`, and AlreadyProcessed if the message
+        was, writing nothing."""
+        now = datetime.now(UTC)
+        try:
+            with self.engine.begin() as connection:
+                if message is not None:
+                    connection.execute(insert(_PROCESSED).values(channel=channel, message=message, processed_at=now))
+                if diagnosis is not None:
+                    state = state | {"diagnosis_id": self._insert_diagnosis(connection, key, diagnosis, now)}
+                self._write_state(connection, key, read.version, state, now)
+                self._queue(connection, key, channel, replies, address, now)
+                return _undelivered(connection, key)
+        except IntegrityError:
+            if message is not None and self.processed(channel, message):
+                raise AlreadyProcessed(message) from None
+            raise
+
+    @staticmethod
+    def _queue(
+        connection: Any, key: str, channel: str, replies: list[dict[str, Any]], address: str | None, now: datetime
+    ) -> None:
+        """Add the replies to the outbox; with an address, earlier replies that had none get it too (the route
+        of a conversation finished at start-up goes out with the person's next message)."""
+        if address is not None:
+            waiting = (_OUTBOX.c.user_key == key) & _OUTBOX.c.address.is_(None)
+            connection.execute(update(_OUTBOX).where(waiting).values(address=address))
+        if replies:
+            rows = [{"user_key": key, "channel": channel, "reply": r, "created_at": now} for r in replies]
+            connection.execute(insert(_OUTBOX), [row | {"address": address} for row in rows])
+
+    def queue_replies(self, key: str, channel: str, replies: list[dict[str, Any]], inbound: Any) -> list[OutboxRow]:
+        """Queue replies that change no state (a kind word after a failed turn, "borré tus datos"), marking the
+        inbound message processed, in one transaction. `inbound` has `address` and `message` (bot.engine.Inbound)."""
         now = datetime.now(UTC)
         with self.engine.begin() as connection:
-            if diagnosis is not None:
-                state = state | {"diagnosis_id": self._insert_diagnosis(connection, key, diagnosis, now)}
-            self._write_state(connection, key, read.version, state, now)
-            if replies:
-                rows = [{"user_key": key, "channel": channel, "reply": r, "created_at": now} for r in replies]
-                connection.execute(insert(_OUTBOX), rows)
-            query = select(_OUTBOX).where(_OUTBOX.c.user_key == key).order_by(_OUTBOX.c.id)
-            return [OutboxRow(**row._mapping) for row in connection.execute(query)]
+            if inbound.message is not None:
+                values = {"channel": channel, "message": inbound.message, "processed_at": now}
+                connection.execute(insert(_PROCESSED).values(values))
+            self._queue(connection, key, channel, replies, inbound.address, now)
+            return _undelivered(connection, key)
+
+    def processed(self, channel: str, message: str) -> bool:
+        """Whether the inbound message (a digest of its id) was processed already."""
+        query = select(_PROCESSED.c.message).where(_PROCESSED.c.channel == channel, _PROCESSED.c.message == message)
+        with self.engine.connect() as connection:
+            return connection.execute(query).first() is not None
 
     @staticmethod
     def _insert_diagnosis(connection: Any, key: str, diagnosis: NewDiagnosis, now: datetime) -> int:
@@ -225,11 +299,8 @@ class Store:
 
     def undelivered(self, key: str | None = None) -> list[OutboxRow]:
         """Replies not yet delivered, oldest first: one conversation's (`key`), or all."""
-        query = select(_OUTBOX).order_by(_OUTBOX.c.id)
-        if key is not None:
-            query = query.where(_OUTBOX.c.user_key == key)
         with self.engine.connect() as connection:
-            return [OutboxRow(**row._mapping) for row in connection.execute(query)]
+            return _undelivered(connection, key)
 
     def delivered(self, ids: Sequence[int]) -> None:
         """Forget replies once delivered."""

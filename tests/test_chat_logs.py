@@ -159,3 +159,18 @@ def test_nlu_parse_honours_the_breaker_settings(rasa_down: dict[str, str], tmp_p
     )
     assert len(done.stdout.splitlines()) == 3
     assert done.stderr.count("Rasa parse failed") == 1, done.stderr
+
+
+def test_the_chat_honours_the_breaker_settings(rasa_down: dict[str, str], tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(RUTA), "chat", "--json", "--verbose"],
+        input="hola\nsi\nvendo empanadas en copiapo\nhace 3 años\n",
+        capture_output=True,
+        text=True,
+        env={**rasa_down, "RUTA_RASA_BREAKER_FAILURES": "1"},
+        cwd=tmp_path,
+        timeout=300,
+        check=True,
+    )
+    assert len(done.stdout.splitlines()) == 4
+    assert done.stderr.count("Rasa parse failed") == 1, done.stderr

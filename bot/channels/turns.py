@@ -15,18 +15,23 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.channels.ordering import KeyedLock
+from bot.channels.sender import OutboxSender, Transport
 from bot.engine import Engine
+from bot.outbox import OutboxQueue
 from bot.replies import Reply
 
 __all__ = ["ChannelEngine"]
 
 logger = logging.getLogger(__name__)
 WORKERS = 4
+DAY = timedelta(hours=24)
+T = TypeVar("T")
 
 
 def _runs_locally(engine: Engine) -> bool:
@@ -37,9 +42,12 @@ def _runs_locally(engine: Engine) -> bool:
 class ChannelEngine:
     """Async access to one engine for one channel (its own reply format), shared thread pool and ordering."""
 
-    def __init__(self, engine: Engine, channel: str, timezone: str = "America/Santiago") -> None:
+    def __init__(
+        self, engine: Engine, channel: str, timezone: str = "America/Santiago", max_age: timedelta = DAY
+    ) -> None:
         self.engine = engine
         self.channel = channel
+        self.max_age = max_age  # a reply not delivered by then is dropped
         self.zone = ZoneInfo(timezone)
         self.locks = KeyedLock()
         self._pool = None if _runs_locally(engine) else ThreadPoolExecutor(WORKERS, thread_name_prefix=channel)
@@ -53,6 +61,17 @@ class ChannelEngine:
         async with self.locks.hold(user_id):
             yield
 
+    def sender(self, transport: Transport) -> OutboxSender:
+        """The outbox sender of this channel over `transport`."""
+        engine = self.engine
+        return OutboxSender(OutboxQueue(engine.store), engine.addresses, self.channel, transport, self.max_age)
+
+    async def take(self, user_id: str, text: str | None, message_id: str) -> bool:
+        """Take the turn of one message (text None: a voice note, photo…); its replies wait in the outbox for the
+        sender. False if the message was taken before. Raises SQLAlchemyError if nothing could be stored."""
+        turn = partial(self.engine.take, self.channel, user_id, text, message_id, self.today())
+        return await self._run(turn, "text" if text is not None else "unsupported")
+
     async def reply(self, user_id: str, text: str) -> list[Reply]:
         """The replies to a text message or a button payload."""
         return await self._run(partial(self.engine.handle, self.channel, user_id, text, self.today()), "text")
@@ -63,23 +82,24 @@ class ChannelEngine:
             partial(self.engine.handle_unsupported, self.channel, user_id, self.today()), "unsupported"
         )
 
-    async def _run(self, turn: Callable[[], list[Reply]], kind: str) -> list[Reply]:
+    async def _run(self, turn: Callable[[], T], kind: str) -> T:
         started = time.perf_counter()
         if self._pool is None:
-            replies = turn()
+            result = turn()
         else:
-            replies = await asyncio.get_running_loop().run_in_executor(self._pool, turn)
+            result = await asyncio.get_running_loop().run_in_executor(self._pool, turn)
+        replies = len(result) if isinstance(result, list) else None
         logger.info(
             "turn",
             extra={
                 "event": "turn",
                 "channel": self.channel,
                 "kind": kind,
-                "replies": len(replies),
+                "replies": replies,
                 "ms": round((time.perf_counter() - started) * 1000, 2),
             },
         )
-        return replies
+        return result
 
     def close(self) -> None:
         if self._pool is not None:

@@ -1,14 +1,15 @@
 """WhatsApp Cloud API channel: the webhook (verification and signed notifications) and the Graph API sender.
 
 A notification is accepted only with a valid `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with the app
-secret); anything else gets 403 and changes nothing. Accepted messages are answered in the background, one
-conversation at a time in arrival order; a message Meta delivers twice is answered once. Replies go to the
-Graph API with httpx, retried on 429, 5xx and network errors.
+secret); anything else gets 403 and changes nothing. Each message's turn is committed, with its replies in the
+outbox, before the webhook answers 200: a process killed earlier leaves Meta to deliver the message again, and a
+message delivered twice (before or after a restart) is taken once (the processed-messages table). If the
+database cannot be written the webhook answers 503, so Meta delivers it again later. The outbox sender
+(bot/channels/sender.py) posts the replies to the Graph API with httpx, retrying 429, 5xx and network errors.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
@@ -17,13 +18,15 @@ from typing import Any
 
 import httpx
 import orjson
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from bot.channels.ordering import RecentIds
-from bot.channels.retry import backoff, send_with_retry
+from bot.channels.retry import backoff
+from bot.channels.sender import OutboxSender
 from bot.channels.turns import ChannelEngine
 from bot.channels.whatsapp_messages import Inbound, messages_for, parse_webhook
+from bot.replies import Reply
 from nlu.bounded_json import loads_bounded
 
 __all__ = ["CHANNEL", "GraphApi", "WhatsAppChannel", "WhatsAppConfig", "signature_is_valid"]
@@ -60,20 +63,24 @@ def retry_delay(exc: Exception, attempt: int) -> float | None:
 
 
 class GraphApi:
-    """Sends messages to one business phone number."""
+    """Sends messages to one business phone number: the outbox sender's transport for WhatsApp."""
 
     def __init__(self, config: WhatsAppConfig, client: httpx.AsyncClient | None = None) -> None:
         self.url = f"{config.api_url.rstrip('/')}/{config.phone_number_id}/messages"
         self.client = client or httpx.AsyncClient(timeout=10.0)
         self.headers = {"Authorization": f"Bearer {config.token}", "Content-Type": "application/json"}
 
-    async def send(self, to: str, message: dict[str, Any]) -> None:
-        body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **message}
-        await send_with_retry(lambda: self._post(body), retry_delay, "whatsapp_send")
+    def parts(self, reply: Reply) -> list[dict[str, Any]]:
+        return messages_for(reply)
 
-    async def _post(self, body: dict[str, Any]) -> None:
+    async def send(self, to: str, message: dict[str, Any]) -> None:
+        """One POST; an error raises (the sender decides whether and when to try again)."""
+        body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **message}
         response = await self.client.post(self.url, content=orjson.dumps(body), headers=self.headers)
         response.raise_for_status()
+
+    def retry_delay(self, exc: Exception, attempt: int) -> float | None:
+        return retry_delay(exc, attempt)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -89,8 +96,7 @@ class WhatsAppChannel:
         self.config = config
         self.api = api or GraphApi(config)
         self.max_depth = max_depth
-        self.seen = RecentIds()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.sender: OutboxSender = engine.sender(self.api)
 
     async def verify(self, request: Request) -> Response:
         """Meta's subscription check: echo hub.challenge when hub.verify_token matches."""
@@ -111,36 +117,26 @@ class WhatsAppChannel:
         except ValueError as exc:  # not JSON, too deep, or not a notification: the field is named, not its value
             logger.warning("unreadable notification", extra={"event": "whatsapp_bad_request", "reason": str(exc)})
             return JSONResponse({"error": "unreadable notification"}, status_code=400)
-        for message in inbound:
-            if self.seen.first_time(message.message_id):
-                self._start(self._answer(message))
+        try:
+            for message in inbound:
+                await self._take(message)
+        except SQLAlchemyError as exc:  # nothing of the failed message was written: Meta delivers it again
+            logger.error("turn not stored", extra={"event": "whatsapp_unavailable", "error": type(exc).__name__})
+            return JSONResponse({"error": "try again later"}, status_code=503)
+        finally:
+            self.sender.wake()
         return JSONResponse({"received": len(inbound)})
 
-    def _start(self, work: Any) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _answer(self, message: Inbound) -> None:
+    async def _take(self, message: Inbound) -> None:
         async with self.engine.conversation(message.user):
-            try:
-                if message.text is None:
-                    replies = await self.engine.reply_unsupported(message.user)
-                else:
-                    replies = await self.engine.reply(message.user, message.text)
-                for reply in replies:
-                    for outgoing in messages_for(reply):
-                        await self.api.send(message.user, outgoing)
-            except Exception as exc:
-                logger.error(
-                    "reply failed", extra={"event": "whatsapp_error", "error": type(exc).__name__}, exc_info=exc
-                )
+            await self.engine.take(message.user, message.text, message.message_id)
 
-    async def drain(self) -> None:
-        """Wait for the replies still being sent (at shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+    def start(self) -> None:
+        self.sender.start()
 
-    async def close(self) -> None:
-        await self.drain()
+    async def close(self, flush_seconds: float = 0.0) -> None:
+        """Deliver what can be delivered within `flush_seconds`, stop the sender, close the HTTP client."""
+        if flush_seconds > 0:
+            await self.sender.flush(flush_seconds)
+        await self.sender.stop()
         await self.api.close()

@@ -191,9 +191,10 @@ _POSTS = {"telegram": _post_telegram, "whatsapp": _post_whatsapp}
 
 
 async def _settle(webhook: Any) -> None:
-    """Wait until the webhook's work is done: Telegram's queue and handlers, or WhatsApp's background replies."""
+    """Wait until the webhook's work is done: Telegram's queue and handlers, or WhatsApp's outbox (its turns are
+    committed before the webhook answers)."""
     if isinstance(webhook, whatsapp.WhatsAppChannel):
-        await webhook.drain()
+        assert await webhook.sender.flush(10)
         return
     application = webhook.application
     while not application.update_queue.empty() or application.update_processor.current_concurrent_updates:

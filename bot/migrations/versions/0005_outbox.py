@@ -1,4 +1,6 @@
-"""The outbox of replies not yet delivered, and a version per conversation (bot/storage.py).
+"""The outbox of replies not yet delivered, the messages already processed, and a version per conversation.
+
+See bot/storage.py and bot/channels/outbox.py.
 
 Revision ID: 0005
 Revises: 0004
@@ -26,10 +28,22 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(16), nullable=False),
         sa.Column("reply", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("address", sa.Text(), nullable=True),
+        sa.Column("sent_parts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("not_before", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_table(
+        "processed_messages",
+        sa.Column("channel", sa.String(16), primary_key=True),
+        sa.Column("message", sa.String(64), primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, index=True),
     )
 
 
 def downgrade() -> None:
+    op.drop_table("processed_messages")
     op.drop_table("outbox")
     with op.batch_alter_table("conversations") as batch:
         batch.drop_column("version")

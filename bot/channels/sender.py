@@ -1,0 +1,167 @@
+"""The sender of one channel: delivers the outbox's replies, many chats at once, one chat's in order.
+
+A turn commits its replies to the outbox with the state they come from (bot/storage.py); this task sends them,
+so a reply outlives a restart: what is not delivered when the process stops is sent by the next one (or by
+another worker: rows are leased, see bot/outbox.py). Each reply is deleted once delivered; a long reply split
+into several messages records how many went out, so a retry does not send them twice.
+
+Retries are scheduled in the database rather than in a loop in memory (which is why no retry library such as
+tenacity or stamina is used here: their loops die with the process). A flood limit (429) waits as long as the
+service asks; 5xx and network errors back off exponentially; a message the service refuses for good (400,
+403) is dropped with a log line. A reply older than `max_age` (default 24 h, WhatsApp's customer service
+window) is dropped too. Deliveries, retries and drops are counted, logged, and shown by /healthz.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from bot.addresses import AddressCipher, UnreadableAddress
+from bot.channels.retry import backoff
+from bot.outbox import OutboxQueue, Pending
+from bot.replies import Reply
+
+__all__ = ["OutboxSender", "Transport"]
+
+logger = logging.getLogger(__name__)
+CHATS_AT_ONCE = 16
+POLL_SECONDS = 1.0
+
+
+class Transport(Protocol):
+    """How one chat service takes a reply."""
+
+    def parts(self, reply: Reply) -> Sequence[Any]:
+        """The messages a reply becomes (split text, buttons…), in order."""
+        ...
+
+    async def send(self, address: str, part: Any) -> None:
+        """Send one message; raise on failure."""
+        ...
+
+    def retry_delay(self, exc: Exception, attempt: int) -> float | None:
+        """Seconds to wait before trying again after `exc`; None if the service refused the message for good."""
+        ...
+
+
+class OutboxSender:
+    """Delivers one channel's outbox rows until stopped."""
+
+    def __init__(
+        self,
+        queue: OutboxQueue,
+        cipher: AddressCipher,
+        channel: str,
+        transport: Transport,
+        max_age: timedelta = timedelta(hours=24),
+    ) -> None:
+        self.queue, self.cipher, self.channel, self.transport, self.max_age = queue, cipher, channel, transport, max_age
+        self.counts: Counter[str] = Counter()
+        self._wake = asyncio.Event()
+        self._busy: dict[str, asyncio.Task[None]] = {}
+        self._leased: dict[str, list[int]] = {}  # the row ids each chat in flight holds
+        self._loop: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.create_task(self._run(), name=f"{self.channel}-sender")
+
+    def wake(self) -> None:
+        """New replies were committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                self._claim()
+            except Exception as exc:  # the database is away for a moment: try again at the next poll
+                logger.error("outbox claim failed", extra={"event": "outbox_error", "error": type(exc).__name__})
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    def _claim(self) -> None:
+        room = CHATS_AT_ONCE - len(self._busy)
+        if room <= 0:
+            return
+        for rows in self.queue.claim(self.channel, room, set(self._busy)):
+            key = rows[0].user_key
+            task = asyncio.create_task(self._deliver_chat(rows))
+            self._busy[key], self._leased[key] = task, [row.id for row in rows]
+            task.add_done_callback(lambda _t, key=key: self._done(key))
+
+    def _done(self, key: str) -> None:
+        self._busy.pop(key, None)
+        self._leased.pop(key, None)
+        self._wake.set()
+
+    async def _deliver_chat(self, rows: list[Pending]) -> None:
+        """Send one chat's rows in order; stop at the first that must wait (the rest wait behind it)."""
+        for index, row in enumerate(rows):
+            if not await self._deliver(row):
+                self.queue.release([later.id for later in rows[index + 1 :]])
+                return
+
+    async def _deliver(self, row: Pending) -> bool:
+        """True when the row is settled (delivered or dropped); False when it waits for a retry."""
+        if datetime.now(UTC) - row.created_at > self.max_age:
+            return self._drop(row, "too_old")
+        try:
+            address = self.cipher.decrypt(row.address)
+        except UnreadableAddress:
+            return self._drop(row, "unreadable_address")
+        parts = self.transport.parts(Reply.from_record(row.reply))
+        for number in range(row.sent_parts, len(parts)):
+            try:
+                await self.transport.send(address, parts[number])
+            except Exception as exc:
+                return self._failed(row, exc)
+            if number + 1 < len(parts):
+                self.queue.sent_part(row.id, number + 1)
+        self.queue.delivered(row.id)
+        self.counts["delivered"] += 1
+        return True
+
+    def _failed(self, row: Pending, exc: Exception) -> bool:
+        wait = self.transport.retry_delay(exc, row.attempts)
+        if wait is None:
+            return self._drop(row, f"refused ({type(exc).__name__})")
+        self.queue.retry_later(row.id, wait if wait > 0 else backoff(row.attempts), row.attempts + 1)
+        self.counts["retried"] += 1
+        retry = {"event": "outbox_retry", "channel": self.channel, "attempt": row.attempts + 1}
+        logger.warning("send retried", extra=retry | {"error": type(exc).__name__})
+        return False
+
+    def _drop(self, row: Pending, reason: str) -> bool:
+        self.queue.drop(row.id)
+        self.counts["dropped"] += 1
+        logger.warning("reply dropped", extra={"event": "outbox_drop", "channel": self.channel, "reason": reason})
+        return True
+
+    async def flush(self, seconds: float) -> bool:
+        """Deliver what can be delivered within `seconds`; True if nothing deliverable is left."""
+        try:
+            async with asyncio.timeout(seconds):
+                while self.queue.due_now(self.channel) or self._busy:
+                    self.wake()
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            return False
+        return True
+
+    async def stop(self) -> None:
+        """Stop claiming and sending; rows in flight stay in the outbox (their lease runs out) for the next start."""
+        leased = [row_id for ids in self._leased.values() for row_id in ids]
+        tasks: list[asyncio.Task[None]] = [*self._busy.values(), *([self._loop] if self._loop else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.queue.release(leased)  # those still there: delivered ones are gone
+        logger.info("outbox sender stopped", extra={"event": "outbox_stopped", "channel": self.channel, **self.counts})

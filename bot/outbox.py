@@ -1,0 +1,130 @@
+"""The outbox as the senders use it: claim chats' due replies, record what was sent, reschedule, drop.
+
+A claim is a lease (`claimed_until`): a row claimed by one sender is not claimed by another until the lease
+runs out, so several processes can send from one database and a sender that dies frees its rows by itself.
+One chat's rows are claimed together and sent in order; a row that must wait holds back the rows after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from bot.storage import OutboxRow, ProcessedMessage, Store
+
+__all__ = ["OutboxQueue", "Pending"]
+
+_OUTBOX = OutboxRow.__table__
+_PROCESSED = ProcessedMessage.__table__
+SCAN = 2_000  # rows looked at per claim
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One reply to send: where (encrypted), what, and how far it got."""
+
+    id: int
+    user_key: str
+    address: str
+    reply: dict[str, Any]
+    sent_parts: int
+    attempts: int
+    created_at: datetime
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite gives datetimes back without their zone: they were written in UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+class OutboxQueue:
+    """Claims and settles outbox rows of one database."""
+
+    def __init__(self, store: Store, lease_seconds: float = 60.0) -> None:
+        self.engine = store.engine
+        self.lease = timedelta(seconds=lease_seconds)
+
+    def claim(self, channel: str, max_chats: int, busy: set[str]) -> list[list[Pending]]:
+        """Up to `max_chats` chats whose oldest reply is due and free (not in `busy`), each with all its rows."""
+        now = datetime.now(UTC)
+        query = (
+            select(_OUTBOX)
+            .where(_OUTBOX.c.channel == channel, _OUTBOX.c.address.is_not(None))
+            .order_by(_OUTBOX.c.id)
+            .limit(SCAN)
+        )
+        claimed: list[list[Pending]] = []
+        with self.engine.begin() as connection:
+            chats: dict[str, list[Any]] = {}
+            for row in connection.execute(query):
+                chats.setdefault(row.user_key, []).append(row)
+            for key, rows in chats.items():
+                if len(claimed) >= max_chats:
+                    break
+                if key in busy or not _free(rows[0], now):
+                    continue
+                if self._lease(connection, [row.id for row in rows], now):
+                    claimed.append([_pending(row) for row in rows])
+        return claimed
+
+    def _lease(self, connection: Any, ids: list[int], now: datetime) -> bool:
+        free = _OUTBOX.c.claimed_until.is_(None) | (_OUTBOX.c.claimed_until <= now)
+        taken = connection.execute(
+            update(_OUTBOX).where(_OUTBOX.c.id.in_(ids), free).values(claimed_until=now + self.lease)
+        )
+        return bool(taken.rowcount == len(ids))
+
+    def sent_part(self, row_id: int, parts: int) -> None:
+        self._update(row_id, sent_parts=parts)
+
+    def delivered(self, row_id: int) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(_OUTBOX).where(_OUTBOX.c.id == row_id))
+
+    drop = delivered  # a reply given up on is deleted the same way (the caller logs and counts it)
+
+    def retry_later(self, row_id: int, seconds: float, attempts: int) -> None:
+        due = datetime.now(UTC) + timedelta(seconds=seconds)
+        self._update(row_id, not_before=due, attempts=attempts, claimed_until=None)
+
+    def release(self, ids: list[int]) -> None:
+        if ids:
+            with self.engine.begin() as connection:
+                connection.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(ids)).values(claimed_until=None))
+
+    def _update(self, row_id: int, **values: Any) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(_OUTBOX).where(_OUTBOX.c.id == row_id).values(**values))
+
+    def depth(self) -> tuple[int, float | None]:
+        """Rows waiting, and the age in seconds of the oldest (None when empty)."""
+        with self.engine.connect() as connection:
+            count, oldest = connection.execute(select(func.count(), func.min(_OUTBOX.c.created_at))).one()
+        since = _aware(oldest)
+        return int(count), None if since is None else round((datetime.now(UTC) - since).total_seconds(), 1)
+
+    def due_now(self, channel: str) -> int:
+        """Rows of this channel a sender can deliver now (they have an address and wait for no retry)."""
+        now = datetime.now(UTC)
+        due = _OUTBOX.c.not_before.is_(None) | (_OUTBOX.c.not_before <= now)
+        query = select(func.count()).where(_OUTBOX.c.channel == channel, _OUTBOX.c.address.is_not(None), due)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def prune_processed(self, before: datetime) -> int:
+        """Forget the ids of messages processed before `before` (services stop re-delivering long before)."""
+        with self.engine.begin() as connection:
+            return int(connection.execute(delete(_PROCESSED).where(_PROCESSED.c.processed_at < before)).rowcount)
+
+
+def _free(row: Any, now: datetime) -> bool:
+    not_before, claimed = _aware(row.not_before), _aware(row.claimed_until)
+    return (not_before is None or not_before <= now) and (claimed is None or claimed <= now)
+
+
+def _pending(row: Any) -> Pending:
+    created = _aware(row.created_at) or datetime.now(UTC)
+    return Pending(row.id, row.user_key, row.address, row.reply, row.sent_parts, row.attempts, created)
