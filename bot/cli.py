@@ -234,7 +234,9 @@ def eval_command(test_file: Path, backend: str | None, show_errors: bool) -> Non
 @click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR.")
 def telegram(log_level: str) -> None:
     """Run the Telegram bot with long polling (RUTA_TELEGRAM_TOKEN; RUTA_TELEGRAM_BASE_URL for a local Bot API)."""
-    from bot.channels.telegram import ALLOWED_UPDATES, CHANNEL, build_application
+    from datetime import timedelta
+
+    from bot.channels.telegram import CHANNEL, build_application, poll_until_stopped
     from bot.channels.turns import ChannelEngine
     from bot.engine import build_engine
     from bot.logs import configure_logging
@@ -246,11 +248,12 @@ def telegram(log_level: str) -> None:
     import uvloop
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    channel = ChannelEngine(_engine(build_engine, settings, "html"), CHANNEL, settings.timezone)
-    application = build_application(channel, settings.telegram_token, settings.telegram_base_url)
+    max_age = timedelta(hours=settings.outbox_max_age_hours)
+    channel = ChannelEngine(_engine(build_engine, settings, "html"), CHANNEL, settings.timezone, max_age)
+    bot = build_application(channel, settings.telegram_token, settings.telegram_base_url)
     gc.freeze()  # the knowledge base, NLU and templates live until exit: keep them out of every collection
     try:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+        asyncio.run(poll_until_stopped(bot, settings.outbox_flush_seconds))
     finally:
         channel.close()
 

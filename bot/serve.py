@@ -205,10 +205,11 @@ def _add_telegram(service: Service, settings: Settings) -> None:
     token = settings.telegram_token
     if not token:
         return
-    channel = ChannelEngine(service.engine.in_format("html"), telegram.CHANNEL, settings.timezone)
-    application = telegram.build_application(channel, token, settings.telegram_base_url, polling=False)
+    channel = _channel_engine(service, settings, "html", telegram.CHANNEL)
+    bot = telegram.build_application(channel, token, settings.telegram_base_url)
     secret = telegram.webhook_secret(token, settings.telegram_webhook_secret)
-    webhook = telegram.TelegramWebhook(application, secret, settings.max_json_depth)
+    webhook = telegram.TelegramWebhook(bot, secret, settings.max_json_depth)
+    service.senders.append(bot.sender)
 
     async def start(stack: AsyncExitStack) -> None:
         stack.callback(channel.close)
@@ -216,7 +217,7 @@ def _add_telegram(service: Service, settings: Settings) -> None:
             await webhook.start(settings.telegram_webhook_url)
         except telegram.WebhookRefused as exc:
             raise StartupError(str(exc)) from None
-        stack.push_async_callback(webhook.stop)
+        stack.push_async_callback(webhook.stop, settings.outbox_flush_seconds)
 
     service.routes.append(Route("/telegram", webhook.receive, methods=["POST"]))
     service.starts.append(start)

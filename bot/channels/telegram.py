@@ -4,7 +4,13 @@ Closed questions become inline keyboards whose callback data is the button's pay
 answered, the question is edited to show the choice, and the payload goes to the engine. Replies are Telegram
 HTML (the templates escape every value), split under 4,096 characters. Voice notes, photos, stickers and the
 like get a kind reply; edits and channel posts are ignored. One chat's updates are handled in order, many chats
-at once; flood limits and network errors are retried.
+at once.
+
+An update's turn is committed with its replies in the outbox and its update id as processed (bot/engine.py);
+the outbox sender (bot/channels/sender.py) sends the replies, retrying flood limits and network errors. The
+webhook answers 200 only once the turn is committed (503 if the database cannot be written, so Telegram sends
+the update again), and long polling (TelegramPolling) asks for the next updates, which confirms the previous
+ones, only once they are committed: a kill at any moment neither loses an update nor answers one twice.
 
 The command menu (setMyCommands) is best effort: a server that does not implement it, refuses it or keeps
 failing gets a short bounded retry (at most COMMAND_MENU_SECONDS in all), one warning, and the bot serves anyway.
@@ -19,11 +25,14 @@ import hmac
 import html
 import logging
 import os
+import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # opt in to PTB 23's timedelta durations (no deprecation warnings)
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from telegram import (
@@ -48,8 +57,9 @@ from telegram.ext import (
 )
 
 from bot.channels.aiohttp_request import AiohttpRequest
-from bot.channels.ordering import KeyedLock, RecentIds
+from bot.channels.ordering import KeyedLock
 from bot.channels.retry import backoff, send_with_retry
+from bot.channels.sender import OutboxSender
 from bot.channels.split import split_message
 from bot.channels.telegram_update import Update as CheckedUpdate
 from bot.channels.telegram_update import check_update, serves
@@ -62,7 +72,9 @@ __all__ = [
     "ALLOWED_UPDATES",
     "CHANNEL",
     "ChatOrderedProcessor",
+    "TelegramBot",
     "TelegramChannel",
+    "TelegramPolling",
     "TelegramWebhook",
     "WebhookRefused",
     "build_application",
@@ -133,12 +145,40 @@ def _chosen_title(message: Message, data: str) -> str | None:
     return next((key.text for row in rows for key in row if key.callback_data == data), None)
 
 
-class TelegramChannel:
-    """The handlers: each translates one kind of update into an engine turn and sends the replies."""
+class TelegramTransport:
+    """Telegram as the outbox sender's transport: a reply's HTML parts, the keyboard with the last one."""
 
-    def __init__(self, engine: ChannelEngine) -> None:
-        self.engine = engine
+    def __init__(self, bot: ExtBot[None]) -> None:
+        self.bot = bot
         self.sending = asyncio.Semaphore(CONNECTIONS)
+
+    def parts(self, reply: Reply) -> list[tuple[str, list[Button]]]:
+        parts = split_message(reply.text, MessageLimit.MAX_TEXT_LENGTH)
+        return [(part, reply.buttons if number == len(parts) else []) for number, part in enumerate(parts, start=1)]
+
+    async def send(self, address: str, part: tuple[str, list[Button]]) -> None:
+        text, buttons = part
+        async with self.sending:
+            await self.bot.send_message(
+                int(address),
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(buttons),
+                link_preview_options=NO_PREVIEW,
+            )
+
+    def retry_delay(self, exc: Exception, attempt: int) -> float | None:
+        return retry_delay(exc, attempt)
+
+
+class TelegramChannel:
+    """The handlers: each translates one kind of update into an engine turn (its replies go to the outbox)."""
+
+    def __init__(self, engine: ChannelEngine, sender: OutboxSender, sending: asyncio.Semaphore) -> None:
+        self.engine = engine
+        self.sender = sender
+        self.sending = sending  # shared with the sender: CONNECTIONS requests in flight in all
+        self.unstored: set[int] = set()  # updates whose turn could not be stored (the database is away)
 
     def install(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Register the handlers: text and commands, pressed buttons, everything else a private chat sends."""
@@ -153,44 +193,42 @@ class TelegramChannel:
         message = update.message
         if message is None or message.text is None:
             return
-        replies = await self.engine.reply(str(message.chat_id), message.text)
-        await self.send(context.bot, message.chat_id, replies)
+        await self._take(update, message.chat_id, message.text)
 
     async def on_button(self, update: Update, context: Context) -> None:
         query, chat = update.callback_query, update.effective_chat
         if query is None or query.data is None or chat is None or chat.type != ChatType.PRIVATE:
             return  # only private chats are served, for pressed buttons as for messages
-        chat_id = chat.id
-        await self._call(query.answer, "answerCallbackQuery")
+        try:
+            await self._call(query.answer, "answerCallbackQuery")
+        except TelegramError as exc:  # too old to answer, say: the press counts all the same
+            logger.info("button not answered", extra={"event": "answer_skipped", "error": type(exc).__name__})
         if isinstance(query.message, Message):
             await self._show_choice(query.message, query.data)
-        replies = await self.engine.reply(str(chat_id), query.data)
-        await self.send(context.bot, chat_id, replies)
+        await self._take(update, chat.id, query.data)
 
     async def on_unsupported(self, update: Update, context: Context) -> None:
         message = update.message
         if message is None:
             return
-        replies = await self.engine.reply_unsupported(str(message.chat_id))
-        await self.send(context.bot, message.chat_id, replies)
+        await self._take(update, message.chat_id, None)
+
+    async def _take(self, update: Update, chat_id: int, text: str | None) -> None:
+        """The update's turn, committed with its replies; an update that cannot be stored is remembered, so that
+        the webhook answers 503 and long polling asks for it again."""
+        try:
+            async with self.engine.conversation(str(chat_id)):
+                await self.engine.take(str(chat_id), text, str(update.update_id))
+        except SQLAlchemyError as exc:
+            self.unstored.add(update.update_id)
+            logger.error("turn not stored", extra={"event": "telegram_unavailable", "error": type(exc).__name__})
+        finally:
+            self.sender.wake()
 
     async def on_error(self, update: object, context: Context) -> None:
         """Log what failed (no user identifiers: the update itself is not logged)."""
         error = context.error
         logger.error("update failed", extra={"event": "telegram_error", "error": type(error).__name__}, exc_info=error)
-
-    async def send(self, bot: ExtBot[None], chat_id: int, replies: list[Reply]) -> None:
-        """Send each reply as HTML, split under Telegram's limit; the keyboard goes with the last part."""
-        for reply in replies:
-            parts = split_message(reply.text, MessageLimit.MAX_TEXT_LENGTH)
-            for number, part in enumerate(parts, start=1):
-                markup = keyboard(reply.buttons) if number == len(parts) else None
-                await self._call(
-                    lambda part=part, markup=markup: bot.send_message(  # type: ignore[misc]
-                        chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
-                    ),
-                    "sendMessage",
-                )
 
     async def _show_choice(self, question: Message, data: str) -> None:
         """Edit the question to show what was chosen and drop its keyboard (a stale question is left as is)."""
@@ -235,16 +273,49 @@ async def register_commands(application: Application[Any, Any, Any, Any, Any, An
     return False
 
 
-def build_application(
-    engine: ChannelEngine, token: str, base_url: str, *, polling: bool = True
-) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The python-telegram-bot application; without an updater when updates come through the webhook."""
+@dataclass
+class TelegramBot:
+    """The python-telegram-bot application with this bot's handlers and its outbox sender."""
+
+    application: Application[Any, Any, Any, Any, Any, Any]
+    channel: TelegramChannel
+    sender: OutboxSender
+
+    async def start(self) -> None:
+        """Initialise the application, register the command menu (best effort) and start sending."""
+        await self.application.initialize()
+        if self.application.post_init:
+            await self.application.post_init(self.application)
+        await self.application.start()
+        self.sender.start()
+
+    async def process(self, update: Update) -> bool:
+        """Handle one update; False if its turn could not be stored (it must come again)."""
+        await self.application.process_update(update)
+        if update.update_id in self.channel.unstored:
+            self.channel.unstored.discard(update.update_id)
+            return False
+        return True
+
+    async def stop(self, flush_seconds: float = 0.0) -> None:
+        """Deliver what can be delivered within `flush_seconds`, then stop; what is left stays in the outbox."""
+        if flush_seconds > 0:
+            await self.sender.flush(flush_seconds)
+        await self.sender.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+
+def build_application(engine: ChannelEngine, token: str, base_url: str) -> TelegramBot:
+    """The python-telegram-bot application (updates come from TelegramPolling or TelegramWebhook, not PTB's
+    updater) with the handlers and the outbox sender."""
     menu = engine.engine.rules.command_menu
 
     async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await register_commands(application, menu)
 
-    builder = (
+    application = (
         ApplicationBuilder()
         .token(token)
         .base_url(base_url)
@@ -252,12 +323,110 @@ def build_application(
         .request(AiohttpRequest(CONNECTIONS))
         .get_updates_request(AiohttpRequest(1))
         .post_init(post_init)
+        .updater(None)
+        .build()
     )
-    if not polling:
-        builder = builder.updater(None)
-    application = builder.build()
-    TelegramChannel(engine).install(application)
-    return application
+    transport = TelegramTransport(application.bot)
+    channel = TelegramChannel(engine, engine.sender(transport), transport.sending)
+    channel.install(application)
+    return TelegramBot(application, channel, channel.sender)
+
+
+class TelegramPolling:
+    """Long polling that confirms updates only once their turns are committed.
+
+    getUpdates with `offset` confirms every update below it, so the next call is made only after the batch is
+    handled: a process killed in between gets the batch again and the processed-messages table skips what was
+    committed. Chats of a batch are handled at once, one chat's updates in order. An update that could not be
+    stored holds the offset at its id (it is asked for again after a pause).
+    """
+
+    def __init__(self, bot: TelegramBot, poll_timeout: int = 10) -> None:
+        self.bot = bot
+        self.poll_timeout = poll_timeout
+        self.offset: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._fetch: asyncio.Task[tuple[Update, ...]] | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        """Start polling (a webhook left set would make getUpdates fail with 409: it is deleted first)."""
+        try:
+            await send_with_retry(lambda: self.bot.application.bot.delete_webhook(), retry_delay, "deleteWebhook")
+        except TelegramError as exc:
+            logger.warning("webhook not deleted", extra={"event": "telegram_poll_error", "error": type(exc).__name__})
+        self._task = asyncio.create_task(self._run(), name="telegram-polling")
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            self._fetch = asyncio.create_task(self._get_updates())
+            try:
+                updates = await self._fetch
+            except asyncio.CancelledError:
+                return
+            except TelegramError as exc:
+                logger.warning("getUpdates failed", extra={"event": "telegram_poll_error", "error": type(exc).__name__})
+                failures += 1
+                await asyncio.sleep(backoff(failures))
+                continue
+            failures = 0
+            if updates and not await self._handle(list(updates)):
+                await asyncio.sleep(1.0)
+
+    async def _get_updates(self) -> tuple[Update, ...]:
+        return await self.bot.application.bot.get_updates(
+            offset=self.offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
+        )
+
+    async def _handle(self, updates: list[Update]) -> bool:
+        """Handle a batch; move the offset past what was stored (all of it, or up to the first unstored)."""
+        chats: dict[int, list[Update]] = {}
+        for update in updates:
+            chat = update.effective_chat
+            chats.setdefault(chat.id if chat else 0, []).append(update)
+        unstored = [uid for done in await asyncio.gather(*map(self._chat, chats.values())) for uid in done]
+        self.offset = min(unstored) if unstored else max(update.update_id for update in updates) + 1
+        return not unstored
+
+    async def _chat(self, updates: list[Update]) -> list[int]:
+        """One chat's updates in order; the ids of those not stored (and of every later one of the chat)."""
+        for index, update in enumerate(updates):
+            if not await self.bot.process(update):
+                return [later.update_id for later in updates[index:]]
+        return []
+
+    async def stop(self) -> None:
+        """Stop asking for updates; a batch being handled is finished first (its turns reach the outbox)."""
+        self._stopping = True
+        if self._fetch is not None and not self._fetch.done():
+            self._fetch.cancel()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def poll_until_stopped(bot: TelegramBot, flush_seconds: float) -> None:
+    """`ruta telegram`: long polling until SIGTERM or SIGINT, then a graceful stop: no new updates are asked for,
+    the batch in hand is finished, the outbox is flushed for up to `flush_seconds`, and what is left stays in the
+    outbox for the next start. A second signal exits at once (what was committed is kept)."""
+    stop = asyncio.Event()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            os.write(2, b"ruta: stopped at once; replies not sent stay in the outbox\n")
+            os._exit(0)
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal)
+    polling = TelegramPolling(bot)
+    await bot.start()
+    await polling.start()
+    await stop.wait()
+    logger.info("stopping", extra={"event": "telegram_stopping"})
+    await polling.stop()
+    await bot.stop(flush_seconds)
 
 
 def webhook_secret(token: str, configured: str | None) -> str:
@@ -281,13 +450,11 @@ class TelegramWebhook:
     A body that is not a Telegram update (see telegram_update) gets 400 and one log line without its content;
     an update the bot does not serve (a group, a channel, an edit) is acknowledged and dropped."""
 
-    def __init__(
-        self, application: Application[Any, Any, Any, Any, Any, Any], secret: str, max_depth: int = 32
-    ) -> None:
-        self.application = application
+    def __init__(self, bot: TelegramBot, secret: str, max_depth: int = 32) -> None:
+        self.bot = bot
+        self.application = bot.application
         self.secret = secret
         self.max_depth = max_depth
-        self.seen = RecentIds()
 
     async def receive(self, request: Request) -> Response:
         given = request.headers.get("x-telegram-bot-api-secret-token", "")
@@ -299,8 +466,8 @@ class TelegramWebhook:
         except ValueError as exc:
             logger.warning("unreadable update", extra={"event": "telegram_bad_request", "reason": str(exc)})
             return PlainTextResponse("unreadable update", status_code=400)
-        if serves(checked) and self.seen.first_time(checked.update_id):
-            await self.application.update_queue.put(update)
+        if serves(checked) and not await self.bot.process(update):
+            return PlainTextResponse("try again later", status_code=503)
         return PlainTextResponse("ok")
 
     def _read(self, body: bytes) -> tuple[CheckedUpdate, Update]:
@@ -319,10 +486,7 @@ class TelegramWebhook:
         The command menu is best effort (see register_commands). If setWebhook still fails after the usual
         retries, the application is stopped again and WebhookRefused says so in one line (no URL, no token).
         """
-        await self.application.initialize()
-        if self.application.post_init:  # what run_webhook would do: register the command menu
-            await self.application.post_init(self.application)
-        await self.application.start()
+        await self.bot.start()
         if not url:
             return
         bot = self.application.bot
@@ -339,6 +503,5 @@ class TelegramWebhook:
                 "check RUTA_TELEGRAM_WEBHOOK_URL, RUTA_TELEGRAM_TOKEN and RUTA_TELEGRAM_BASE_URL"
             ) from None
 
-    async def stop(self) -> None:
-        await self.application.stop()
-        await self.application.shutdown()
+    async def stop(self, flush_seconds: float = 0.0) -> None:
+        await self.bot.stop(flush_seconds)

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from bot.channels.telegram import ALLOWED_UPDATES, CHANNEL, build_application
+from bot.channels.telegram import CHANNEL, TelegramPolling, build_application
 from bot.channels.turns import ChannelEngine
 from nlu.parse import NluBackend
 from tests.fakes.telegram_api import FakeBotApi, SentMessage
@@ -34,17 +34,15 @@ def load_scripts() -> dict[str, list[Step]]:
 async def polling_bot(fake: FakeBotApi, nlu: NluBackend, database: Path) -> AsyncIterator[ChannelEngine]:
     """The bot with long polling, as `ruta telegram` runs it, inside the test's event loop."""
     channel = ChannelEngine(make_engine(nlu, database).in_format("html"), CHANNEL)
-    application: Any = build_application(channel, fake.token, fake.base_url)
-    await application.initialize()
-    await application.post_init(application)
-    await application.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
-    await application.start()
+    bot = build_application(channel, fake.token, fake.base_url)
+    polling = TelegramPolling(bot, poll_timeout=1)
+    await bot.start()
+    await polling.start()
     try:
         yield channel
     finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
+        await polling.stop()
+        await bot.stop()
         channel.close()
 
 

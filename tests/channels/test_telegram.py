@@ -99,7 +99,8 @@ async def test_a_passing_menu_failure_is_retried_briefly(embedded_nlu, tmp_path,
 
 
 async def test_send_errors_are_not_swallowed(embedded_nlu, tmp_path, caplog):
-    """Only the menu is best effort: a send Telegram refuses is still reported as the update's failure."""
+    """Only the menu is best effort: a send Telegram refuses for good is reported (the reply is dropped, not
+    retried forever)."""
     async with (
         FakeBotApi(method_status={"sendMessage": 403}) as fake,
         polling_bot(fake, embedded_nlu, tmp_path / "db.sqlite3"),
@@ -107,9 +108,9 @@ async def test_send_errors_are_not_swallowed(embedded_nlu, tmp_path, caplog):
         fake.send_text(5103, "hola")
         await fake.wait_idle(quiet=0.3)
     assert fake.commands
-    errors: list[Any] = [r for r in caplog.records if getattr(r, "event", None) == "telegram_error"]
-    assert [r.error for r in errors] == ["Forbidden"]
-    assert fake.injected_failures["sendMessage"] == 1
+    drops: list[Any] = [r for r in caplog.records if getattr(r, "event", None) == "outbox_drop"]
+    assert drops and all(r.reason == "refused (Forbidden)" for r in drops)
+    assert fake.injected_failures["sendMessage"] == len(drops)  # each reply tried once, none retried
 
 
 async def test_a_business_name_with_markup_is_answered_safely(fake, embedded_nlu, tmp_path):
