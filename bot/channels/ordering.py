@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 
-__all__ = ["KeyedLock", "RecentIds"]
+__all__ = ["KeyedLock"]
 
 
 class KeyedLock:
@@ -32,20 +31,3 @@ class KeyedLock:
 
     def __len__(self) -> int:
         return len(self._locks)
-
-
-class RecentIds:
-    """The last `size` message ids seen, to drop a delivery the service repeats (webhook retries)."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.size = size
-        self._ids: OrderedDict[Hashable, None] = OrderedDict()
-
-    def first_time(self, message_id: Hashable) -> bool:
-        """True the first time an id is seen; False for a repeat."""
-        if message_id in self._ids:
-            return False
-        self._ids[message_id] = None
-        if len(self._ids) > self.size:
-            self._ids.popitem(last=False)
-        return True

@@ -48,7 +48,6 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.ext import (
     Application,
     ApplicationBuilder,
-    BaseUpdateProcessor,
     CallbackContext,
     CallbackQueryHandler,
     ExtBot,
@@ -57,7 +56,6 @@ from telegram.ext import (
 )
 
 from bot.channels.aiohttp_request import AiohttpRequest
-from bot.channels.ordering import KeyedLock
 from bot.channels.retry import backoff, send_with_retry
 from bot.channels.sender import OutboxSender
 from bot.channels.split import split_message
@@ -71,7 +69,6 @@ from nlu.bounded_json import loads_bounded
 __all__ = [
     "ALLOWED_UPDATES",
     "CHANNEL",
-    "ChatOrderedProcessor",
     "TelegramBot",
     "TelegramChannel",
     "TelegramPolling",
@@ -95,28 +92,6 @@ COMMAND_MENU_ATTEMPTS = 3
 
 logger = logging.getLogger(__name__)
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
-
-
-class ChatOrderedProcessor(BaseUpdateProcessor):
-    """Updates of different chats run concurrently; updates of one chat wait for each other, in arrival order."""
-
-    def __init__(self, max_concurrent_updates: int = 256) -> None:
-        super().__init__(max_concurrent_updates)
-        self.locks = KeyedLock()
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is None:
-            await coroutine
-            return
-        async with self.locks.hold(chat.id):
-            await coroutine
-
-    async def initialize(self) -> None:
-        """Nothing to allocate."""
-
-    async def shutdown(self) -> None:
-        """Nothing to free."""
 
 
 def retry_delay(exc: Exception, attempt: int) -> float | None:
@@ -319,7 +294,6 @@ def build_application(engine: ChannelEngine, token: str, base_url: str) -> Teleg
         ApplicationBuilder()
         .token(token)
         .base_url(base_url)
-        .concurrent_updates(ChatOrderedProcessor())
         .request(AiohttpRequest(CONNECTIONS))
         .get_updates_request(AiohttpRequest(1))
         .post_init(post_init)

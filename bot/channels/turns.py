@@ -3,8 +3,9 @@
 The engine is synchronous. With the embedded NLU and SQLite a turn is about 1.5 ms of CPU and runs right in the
 event loop: handing it to a thread costs more than it saves (measured: 150 vs 220 turns/s in
 bench/telegram_bench.py). With a Rasa server or a database server a turn mostly waits on the network, so turns
-run in a small thread pool and the loop keeps sending. A turn and the sending of its replies happen under the
-user's lock, so a chat's messages are answered in the order they arrived while other chats go on at once.
+run in a small thread pool and the loop keeps sending. A turn runs under the user's lock, so a chat's messages
+are taken in the order they arrived while other chats go on at once; its replies go to the outbox, and the
+channel's sender (bot/channels/sender.py, made here) delivers them in that order.
 """
 
 from __future__ import annotations
@@ -17,21 +18,18 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.channels.ordering import KeyedLock
 from bot.channels.sender import OutboxSender, Transport
 from bot.engine import Engine
 from bot.outbox import OutboxQueue
-from bot.replies import Reply
 
 __all__ = ["ChannelEngine"]
 
 logger = logging.getLogger(__name__)
 WORKERS = 4
 DAY = timedelta(hours=24)
-T = TypeVar("T")
 
 
 def _runs_locally(engine: Engine) -> bool:
@@ -72,30 +70,18 @@ class ChannelEngine:
         turn = partial(self.engine.take, self.channel, user_id, text, message_id, self.today())
         return await self._run(turn, "text" if text is not None else "unsupported")
 
-    async def reply(self, user_id: str, text: str) -> list[Reply]:
-        """The replies to a text message or a button payload."""
-        return await self._run(partial(self.engine.handle, self.channel, user_id, text, self.today()), "text")
-
-    async def reply_unsupported(self, user_id: str) -> list[Reply]:
-        """The replies to a voice note, photo, sticker, location or document."""
-        return await self._run(
-            partial(self.engine.handle_unsupported, self.channel, user_id, self.today()), "unsupported"
-        )
-
-    async def _run(self, turn: Callable[[], T], kind: str) -> T:
+    async def _run(self, turn: Callable[[], bool], kind: str) -> bool:
         started = time.perf_counter()
         if self._pool is None:
             result = turn()
         else:
             result = await asyncio.get_running_loop().run_in_executor(self._pool, turn)
-        replies = len(result) if isinstance(result, list) else None
         logger.info(
             "turn",
             extra={
                 "event": "turn",
                 "channel": self.channel,
                 "kind": kind,
-                "replies": replies,
                 "ms": round((time.perf_counter() - started) * 1000, 2),
             },
         )

@@ -49,12 +49,6 @@ async def served(
         yield server, client
 
 
-@pytest.fixture
-async def graph() -> AsyncIterator[FakeGraphApi]:
-    async with FakeGraphApi() as api:
-        yield api
-
-
 def _whatsapp_settings(graph: FakeGraphApi) -> Settings:
     return _settings(
         whatsapp_token=graph.access_token,

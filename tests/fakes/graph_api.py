@@ -284,6 +284,7 @@ class FakeGraphApi(Service):
         self.requests: list[GraphRequest] = []
         self.read_receipts: list[str] = []
         self.faults = FaultInjector()
+        self.latency = 0.0  # seconds each send takes (a slow service)
         self.accepted_count = 0
         self._sent: dict[str, list[JsonDict]] = {}
         self._ids = itertools.count(1)
@@ -326,6 +327,8 @@ class FakeGraphApi(Service):
             payload: Any = json.loads(body) if body else None
         except ValueError:
             payload = body.decode(errors="replace")
+        if self.latency:
+            await asyncio.sleep(self.latency)
         try:
             self._authorize(request)
             failure = self.faults.take(_MESSAGES_KEY)
@@ -394,6 +397,10 @@ class FakeGraphApi(Service):
     def fail_next(self, *, times: int = 1, status: FailureStatus = 500) -> None:
         """Make the next ``times`` sends fail without being applied: 500, 429 (rate limit) or ``"disconnect"``."""
         self.faults.add(_MESSAGES_KEY, times=times, status=status)
+
+    def heal(self) -> None:
+        """The failures still queued by fail_next are dropped: sends work again."""
+        self.faults.clear(_MESSAGES_KEY)
 
     @property
     def injected_failures(self) -> int:

@@ -243,3 +243,7 @@ class FaultInjector:
 
     def pending(self, key: str) -> int:
         return len(self._queues.get(key, ()))
+
+    def clear(self, key: str) -> None:
+        """Drop the failures still queued for `key` (the service is healthy again)."""
+        self._queues.pop(key, None)

@@ -1,0 +1,149 @@
+"""Issue 15: replies survive a restart. Over real HTTP against the fake Graph and Bot APIs: replies wait in the
+outbox while the service fails and go out after a restart, once each and in order; a message delivered again
+after a restart is not answered again; one chat's order holds under a burst while the service is slow; and
+`ruta telegram` stops within seconds on SIGTERM (or dies on SIGKILL) without losing a committed reply."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tests.channels.telegram_harness import QUIET
+from tests.channels.test_serve import WA_USER, _post, _settings, _texts, _whatsapp_settings, served
+from tests.fakes.graph_api import FakeGraphApi, text_message
+from tests.fakes.telegram_api import FakeBotApi
+from tests.ruta_process import RUTA, ruta_env
+
+FAST_STOP = {"outbox_flush_seconds": 0.5}
+SCRIPT = ["hola", "si", "Copiapó", "hago pan amasado", "Sí, ya vendo"]
+
+
+def _settings_for(graph: FakeGraphApi) -> Any:
+    return _settings(**_whatsapp_settings(graph).model_dump(exclude_unset=True), **FAST_STOP)
+
+
+async def _healthy_transcript(graph: FakeGraphApi, nlu: Any, database: Path, texts: list[str]) -> list[Any]:
+    """What a healthy run sends for `texts` (another person, another database)."""
+    async with served(_settings_for(graph), nlu, database) as (_, client):
+        for text in texts:
+            before = len(graph.sent("56900000000"))
+            assert (await _post(client, text_message("56900000000", text))).status_code == 200
+            await graph.wait_for("56900000000", before + 1)
+            await asyncio.sleep(QUIET)
+    return graph.sent("56900000000")
+
+
+async def test_replies_wait_while_the_service_fails_and_go_out_after_a_restart(graph, embedded_nlu, tmp_path):
+    expected = await _healthy_transcript(graph, embedded_nlu, tmp_path / "healthy.sqlite3", SCRIPT[:2])
+    database = tmp_path / "db.sqlite3"
+    graph.fail_next(times=10_000, status=500)
+    async with served(_settings_for(graph), embedded_nlu, database) as (_, client):
+        for text in SCRIPT[:2]:
+            assert (await _post(client, text_message(WA_USER, text))).status_code == 200
+        while graph.injected_failures == 0:
+            await asyncio.sleep(0.02)
+        health = (await client.get("/healthz")).json()["outbox"]
+    assert health["depth"] >= 3 and health["oldest_seconds"] is not None
+    assert graph.sent(WA_USER) == []
+    graph.heal()
+    async with served(_settings_for(graph), embedded_nlu, database):
+        await graph.wait_for(WA_USER, len(expected))
+        await asyncio.sleep(QUIET)
+    assert _texts(graph.sent(WA_USER)) == _texts(expected)  # once each, in order
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+
+
+async def test_a_message_delivered_again_after_a_restart_is_not_answered_again(graph, embedded_nlu, tmp_path):
+    database = tmp_path / "db.sqlite3"
+    message = text_message(WA_USER, "hola")
+    async with served(_settings_for(graph), embedded_nlu, database) as (_, client):
+        assert (await _post(client, message)).status_code == 200
+        await graph.wait_for(WA_USER, 1)
+        await asyncio.sleep(QUIET)
+    answered = len(graph.sent(WA_USER))
+    async with served(_settings_for(graph), embedded_nlu, database) as (_, client):
+        assert (await _post(client, message)).status_code == 200
+        await asyncio.sleep(QUIET * 3)
+    assert len(graph.sent(WA_USER)) == answered
+
+
+async def test_one_chats_order_holds_under_a_burst_while_the_service_is_slow(graph, embedded_nlu, tmp_path):
+    burst = [*SCRIPT, *(f"pregunta {n}: ¿qué es el RSH?" for n in range(15))]
+    expected = await _healthy_transcript(graph, embedded_nlu, tmp_path / "healthy.sqlite3", burst)
+    graph.latency = 0.02
+    async with served(_settings_for(graph), embedded_nlu, tmp_path / "db.sqlite3") as (_, client):
+        for text in burst:  # each acknowledged once committed, long before its replies go out
+            assert (await _post(client, text_message(WA_USER, text))).status_code == 200
+        await graph.wait_for(WA_USER, len(expected), timeout=60)
+        await asyncio.sleep(QUIET)
+    assert _texts(graph.sent(WA_USER)) == _texts(expected)
+
+
+def _telegram(fake: FakeBotApi, home: Path) -> subprocess.Popen[str]:
+    env = ruta_env(home, RUTA_TELEGRAM_TOKEN=fake.token, RUTA_TELEGRAM_BASE_URL=fake.base_url)
+    return subprocess.Popen([str(RUTA), "telegram"], env=env, cwd=home, stderr=subprocess.PIPE, text=True)
+
+
+async def _stop(bot: subprocess.Popen[str], signum: int) -> tuple[float, str]:
+    """Signal the bot; the seconds it took to exit, and its log."""
+    started = time.perf_counter()
+    bot.send_signal(signum)
+    _, logs = await asyncio.to_thread(bot.communicate, timeout=60)
+    return time.perf_counter() - started, logs
+
+
+async def _answered_once_after_a_fault(tmp_path: Path, signum: int) -> tuple[float, int, str]:
+    async with FakeBotApi() as fake:
+        bot = _telegram(fake, tmp_path)
+        try:
+            fake.send_text(9001, "hola")  # a healthy turn first: what the replies should be
+            await fake.wait_for_messages(9001, 2, timeout=90)
+            await fake.wait_idle(quiet=QUIET)
+            fake.set_method_status("sendMessage", 500)
+            fake.send_text(9002, "hola")
+            while fake.injected_failures["sendMessage"] == 0:
+                await asyncio.sleep(0.02)
+        finally:
+            seconds, logs = await _stop(bot, signum)
+        fake.set_method_status("sendMessage", None)
+        bot = _telegram(fake, tmp_path)
+        try:
+            expected = [message.text for message in fake.bot_messages(9001)]
+            await fake.wait_for_messages(9002, len(expected), timeout=90)
+            await fake.wait_idle(quiet=QUIET * 2)
+            assert [message.text for message in fake.bot_messages(9002)] == expected  # once each, in order
+        finally:
+            await _stop(bot, signal.SIGTERM)
+    return seconds, bot.returncode, logs
+
+
+async def test_sigterm_while_the_service_fails_stops_within_seconds_and_loses_nothing(tmp_path):
+    seconds, code, logs = await _answered_once_after_a_fault(tmp_path, signal.SIGTERM)
+    assert seconds < 10 and code == 0
+    assert "Traceback" not in logs
+
+
+async def test_sigkill_after_the_commit_and_before_the_send_loses_nothing(tmp_path):
+    await _answered_once_after_a_fault(tmp_path, signal.SIGKILL)
+
+
+async def test_the_outbox_holds_no_chat_id_or_phone_number_in_clear(graph, embedded_nlu, tmp_path):
+    database = tmp_path / "db.sqlite3"
+    graph.fail_next(times=10_000, status=500)
+    async with served(_settings_for(graph), embedded_nlu, database) as (_, client):
+        assert (await _post(client, text_message(WA_USER, "hola"))).status_code == 200
+        while graph.injected_failures == 0:
+            await asyncio.sleep(0.02)
+    with sqlite3.connect(database) as connection:
+        dump = "\n".join(connection.iterdump())
+        addresses = [row[0] for row in connection.execute("SELECT address FROM outbox")]
+    assert addresses and all(address and WA_USER not in address for address in addresses)
+    assert WA_USER not in dump and orjson.dumps(WA_USER).decode() not in dump
