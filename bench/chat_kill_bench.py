@@ -3,8 +3,9 @@ end as an uninterrupted run.
 
     .venv/bin/python bench/chat_kill_bench.py [--conversations 40] [--seed 1]
 
-Each simulated person's conversation is killed once after a random line and once after the last (a random
-0-12 ms after the line is written), restarted, and the person sends again the first line they got no answer to.
+Each simulated person's conversation is killed once after a random line and once after the last (half the kills
+at a random moment of the turn, half the moment the database is first written), restarted, and the person sends
+again the first line they got no answer to.
 Reported: kills, kills that came before the answer got out, conversations that end on the same route with the
 same single diagnosis row, conversations whose every answer is the same as in the uninterrupted run, and those
 where the only difference is replies shown once more (a kill between printing and recording them delivered).

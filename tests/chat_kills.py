@@ -2,9 +2,12 @@
 
 The conversations are simulated people (tests/simulated) recorded once through an engine in this process: their
 lines, the replies an uninterrupted run gives and the diagnosis it stores. Each is then replayed through the
-real command, killed with SIGKILL a random few milliseconds after a random line is written and again after the
-last line; the person restarts the command and sends again the first line they got no answer to. Used by
-tests/test_chat_kill.py (a few conversations) and bench/chat_kill_bench.py (a few dozen, for the README).
+real command, killed with SIGKILL after a random line is written and again after the last line: half the kills
+at a random moment of the turn (0 to 1.2 times the median round trip of the lines before it), half the moment
+the database file is first written after the line (right after a commit, where a turn written in two
+transactions, or written but not yet shown, loses its end); the person restarts the command and sends again
+the first line they got no answer to. Used by tests/test_chat_kill.py (a few conversations) and
+bench/chat_kill_bench.py (a few dozen).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import random
 import signal
 import sqlite3
+import statistics
 import subprocess
 import time
 from dataclasses import dataclass
@@ -34,7 +38,7 @@ __all__ = ["Recorded", "Replayed", "record", "replay_with_kills"]
 
 TODAY = date(2026, 3, 10)
 USER = "persona"
-MAX_KILL_DELAY = 0.012  # seconds after a line is written; a turn takes a few milliseconds
+TURN_SECONDS = 0.004  # a turn's round trip before one is measured
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def replay_with_kills(clean: Recorded, home: Path, rng: random.Random, nlu_cache
             for index in range(nxt, len(clean.lines) if victim is None else victim):
                 seen[index] = chat.send(clean.lines[index])
             if victim is not None:
-                answer = chat.send_and_kill(clean.lines[victim], rng.uniform(0, MAX_KILL_DELAY))
+                answer = chat.send_and_kill(clean.lines[victim], rng.random())
                 seen[victim] = answer
                 kills, unanswered = kills + 1, unanswered + (answer is None)
     return Replayed([_shown(turn) for turn in seen if turn is not None], _results(home), kills, unanswered)
@@ -106,11 +110,13 @@ class _Chat:
     """One run of `ruta chat --json` for the person (its replies read a line at a time)."""
 
     def __init__(self, home: Path, nlu_cache: Path) -> None:
+        self.wal = home / "ruta.sqlite3-wal"
         env = ruta_env(home, RUTA_NLU_CACHE=str(nlu_cache))
         args = [str(RUTA), "chat", "--json", "--user", USER, "--today", TODAY.isoformat()]
         self.process = subprocess.Popen(
             args, env=env, cwd=home, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
+        self.round_trips: list[float] = []
 
     def __enter__(self) -> _Chat:
         return self
@@ -121,22 +127,52 @@ class _Chat:
             self.process.stdin.close()
             self.process.wait(timeout=60)
 
+    def _written(self) -> tuple[int, int] | None:
+        """The database's write-ahead log, as it stands (a commit changes it)."""
+        return _stat(self.wal)
+
     def send(self, line: str) -> list[dict[str, Any]]:
         assert self.process.stdin is not None and self.process.stdout is not None
+        started = time.perf_counter()
         self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
-        return list(json.loads(self.process.stdout.readline()))
+        answer = list(json.loads(self.process.stdout.readline()))
+        self.round_trips.append(time.perf_counter() - started)
+        return answer
 
-    def send_and_kill(self, line: str, delay: float) -> list[dict[str, Any]] | None:
-        """Write the line, SIGKILL the process `delay` seconds later; its answer if one got out whole."""
+    def send_and_kill(self, line: str, moment: float) -> list[dict[str, Any]] | None:
+        """Write the line and SIGKILL the process: for `moment` under 0.5 at that fraction of 2.4 round trips,
+        else as soon as the database file changes. Its answer if one got out whole."""
         assert self.process.stdin is not None and self.process.stdout is not None
+        turn = statistics.median(self.round_trips) if self.round_trips else TURN_SECONDS
+        written = self._written()
         self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
-        time.sleep(delay)
+        if moment < 0.5:
+            _sleep_precisely(moment * 2.4 * turn)
+        else:
+            until = time.perf_counter() + 1.0
+            while self._written() == written and time.perf_counter() < until:
+                pass
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=60)
         rest = self.process.stdout.read()
         return list(json.loads(rest)) if rest.endswith("\n") else None
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_size, status.st_mtime_ns
+
+
+def _sleep_precisely(seconds: float) -> None:
+    """Wait `seconds` by the clock (time.sleep may oversleep by a millisecond, the length of a whole turn)."""
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        pass
 
 
 def _collapsed(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
