@@ -9,6 +9,7 @@ addresses unreadable, as it makes the pseudonyms); it is never logged.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 
@@ -27,8 +28,14 @@ class AddressCipher:
     def __init__(self, secret: bytes) -> None:
         derived = hmac.new(secret, b"ruta-outbox-address", hashlib.sha256).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+        self._encrypted = functools.lru_cache(maxsize=10_000)(self._encrypt)
 
     def encrypt(self, address: str) -> str:
+        """A token for the address (the same token for the same address while it is remembered: encrypting costs
+        more than a whole turn's dialogue)."""
+        return self._encrypted(address)
+
+    def _encrypt(self, address: str) -> str:
         return self._fernet.encrypt(address.encode()).decode()
 
     def decrypt(self, token: str) -> str:

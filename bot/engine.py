@@ -100,9 +100,7 @@ class Engine:
         (SQLAlchemyError): the channel lets the service deliver the message again."""
         key, day = self.user_key(channel, user_id), today or date.today()
         inbound = Inbound(self.addresses.encrypt(user_id), self._message_digest(channel, message_id))
-        if self.store.processed(channel, inbound.message or ""):
-            return False
-        try:
+        try:  # a message taken before is refused by the commit (AlreadyProcessed): no query spent on every turn
             if text is None:
                 self._unsupported_turn(key, channel, day, inbound)
             else:
@@ -149,7 +147,7 @@ class Engine:
 
     def _text_turn(self, key: str, channel: str, text: str, today: date, inbound: Inbound) -> Delivery:
         message = _clean(text)
-        digest = self._digest(message) if message else ""
+        digest = self._digest(message) if message and inbound.address is None else ""  # see `respond`
 
         def decide(state: ConversationState) -> Turn:
             if not message:

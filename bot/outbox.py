@@ -48,27 +48,38 @@ class OutboxQueue:
         self.lease = timedelta(seconds=lease_seconds)
 
     def claim(self, channel: str, max_chats: int, busy: set[str]) -> list[list[Pending]]:
-        """Up to `max_chats` chats whose oldest reply is due and free (not in `busy`), each with all its rows."""
+        """Up to `max_chats` chats whose oldest reply is due and free (not in `busy`), each with all its rows.
+
+        The scan reads ids and schedule only; the replies are read for the rows leased."""
         now = datetime.now(UTC)
+        columns = (_OUTBOX.c.id, _OUTBOX.c.user_key, _OUTBOX.c.not_before, _OUTBOX.c.claimed_until)
         query = (
-            select(_OUTBOX)
+            select(*columns)
             .where(_OUTBOX.c.channel == channel, _OUTBOX.c.address.is_not(None))
             .order_by(_OUTBOX.c.id)
             .limit(SCAN)
         )
-        claimed: list[list[Pending]] = []
         with self.engine.begin() as connection:
             chats: dict[str, list[Any]] = {}
             for row in connection.execute(query):
                 chats.setdefault(row.user_key, []).append(row)
+            leased: list[int] = []
+            taken = 0
             for key, rows in chats.items():
-                if len(claimed) >= max_chats:
+                if taken >= max_chats:
                     break
                 if key in busy or not _free(rows[0], now):
                     continue
-                if self._lease(connection, [row.id for row in rows], now):
-                    claimed.append([_pending(row) for row in rows])
-        return claimed
+                ids = [row.id for row in rows]
+                if self._lease(connection, ids, now):
+                    leased += ids
+                    taken += 1
+            if not leased:
+                return []
+            claimed: dict[str, list[Pending]] = {}
+            for row in connection.execute(select(_OUTBOX).where(_OUTBOX.c.id.in_(leased)).order_by(_OUTBOX.c.id)):
+                claimed.setdefault(row.user_key, []).append(_pending(row))
+        return list(claimed.values())
 
     def _lease(self, connection: Any, ids: list[int], now: datetime) -> bool:
         free = _OUTBOX.c.claimed_until.is_(None) | (_OUTBOX.c.claimed_until <= now)
@@ -80,11 +91,11 @@ class OutboxQueue:
     def sent_part(self, row_id: int, parts: int) -> None:
         self._update(row_id, sent_parts=parts)
 
-    def delivered(self, row_id: int) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(delete(_OUTBOX).where(_OUTBOX.c.id == row_id))
-
-    drop = delivered  # a reply given up on is deleted the same way (the caller logs and counts it)
+    def delivered(self, ids: list[int]) -> None:
+        """Delete rows delivered, or given up on (the caller logs and counts those)."""
+        if ids:
+            with self.engine.begin() as connection:
+                connection.execute(delete(_OUTBOX).where(_OUTBOX.c.id.in_(ids)))
 
     def retry_later(self, row_id: int, seconds: float, attempts: int) -> None:
         due = datetime.now(UTC) + timedelta(seconds=seconds)

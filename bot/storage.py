@@ -227,8 +227,9 @@ class Store:
     ) -> list[OutboxRow]:
         """Write one turn in one transaction: the inbound `message` (a digest of its id) as processed, the
         diagnosis it completes (its id goes into the state as `diagnosis_id`), the new state and its replies,
-        to be sent to `address` (encrypted; None: the caller delivers them). Returns the conversation's
-        undelivered replies, oldest first (earlier ones a crash kept from being delivered, then these).
+        to be sent to `address` (encrypted; None: the caller delivers them). Without an address, returns the
+        conversation's undelivered replies, oldest first (earlier ones a crash kept from being delivered, then
+        these); with one, nothing (a sender delivers them).
 
         Raises StaleConversation if the conversation changed since `read`, and AlreadyProcessed if the message
         was, writing nothing."""
@@ -241,7 +242,7 @@ class Store:
                     state = state | {"diagnosis_id": self._insert_diagnosis(connection, key, diagnosis, now)}
                 self._write_state(connection, key, read.version, state, now)
                 self._queue(connection, key, channel, replies, address, now)
-                return _undelivered(connection, key)
+                return [] if address is not None else _undelivered(connection, key)
         except IntegrityError:
             if message is not None and self.processed(channel, message):
                 raise AlreadyProcessed(message) from None
@@ -251,11 +252,6 @@ class Store:
     def _queue(
         connection: Any, key: str, channel: str, replies: list[dict[str, Any]], address: str | None, now: datetime
     ) -> None:
-        """Add the replies to the outbox; with an address, earlier replies that had none get it too (the route
-        of a conversation finished at start-up goes out with the person's next message)."""
-        if address is not None:
-            waiting = (_OUTBOX.c.user_key == key) & _OUTBOX.c.address.is_(None)
-            connection.execute(update(_OUTBOX).where(waiting).values(address=address))
         if replies:
             rows = [{"user_key": key, "channel": channel, "reply": r, "created_at": now} for r in replies]
             connection.execute(insert(_OUTBOX), [row | {"address": address} for row in rows])

@@ -29,8 +29,9 @@ from bot.replies import Reply
 __all__ = ["OutboxSender", "Transport"]
 
 logger = logging.getLogger(__name__)
-CHATS_AT_ONCE = 16
+CHATS_AT_ONCE = 64  # chats being delivered at once (the transport bounds the requests in flight)
 POLL_SECONDS = 1.0
+CLAIM_INTERVAL = 0.03  # wakes within this are served by one claim (a claim scans the outbox)
 
 
 class Transport(Protocol):
@@ -86,6 +87,7 @@ class OutboxSender:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+            await asyncio.sleep(CLAIM_INTERVAL)
 
     def _claim(self) -> None:
         room = CHATS_AT_ONCE - len(self._busy)
@@ -103,20 +105,26 @@ class OutboxSender:
         self._wake.set()
 
     async def _deliver_chat(self, rows: list[Pending]) -> None:
-        """Send one chat's rows in order; stop at the first that must wait (the rest wait behind it)."""
-        for index, row in enumerate(rows):
-            if not await self._deliver(row):
-                self.queue.release([later.id for later in rows[index + 1 :]])
-                return
+        """Send one chat's rows in order; stop at the first that must wait (the rest wait behind it). The rows
+        settled are deleted together at the end, also when the sender is stopped half way."""
+        settled: list[int] = []
+        try:
+            for index, row in enumerate(rows):
+                if not await self._deliver(row):
+                    self.queue.release([later.id for later in rows[index + 1 :]])
+                    return
+                settled.append(row.id)
+        finally:
+            self.queue.delivered(settled)
 
     async def _deliver(self, row: Pending) -> bool:
         """True when the row is settled (delivered or dropped); False when it waits for a retry."""
         if datetime.now(UTC) - row.created_at > self.max_age:
-            return self._drop(row, "too_old")
+            return self._drop("too_old")
         try:
             address = self.cipher.decrypt(row.address)
         except UnreadableAddress:
-            return self._drop(row, "unreadable_address")
+            return self._drop("unreadable_address")
         parts = self.transport.parts(Reply.from_record(row.reply))
         for number in range(row.sent_parts, len(parts)):
             try:
@@ -125,22 +133,21 @@ class OutboxSender:
                 return self._failed(row, exc)
             if number + 1 < len(parts):
                 self.queue.sent_part(row.id, number + 1)
-        self.queue.delivered(row.id)
         self.counts["delivered"] += 1
         return True
 
     def _failed(self, row: Pending, exc: Exception) -> bool:
         wait = self.transport.retry_delay(exc, row.attempts)
         if wait is None:
-            return self._drop(row, f"refused ({type(exc).__name__})")
+            return self._drop(f"refused ({type(exc).__name__})")
         self.queue.retry_later(row.id, wait if wait > 0 else backoff(row.attempts), row.attempts + 1)
         self.counts["retried"] += 1
         retry = {"event": "outbox_retry", "channel": self.channel, "attempt": row.attempts + 1}
         logger.warning("send retried", extra=retry | {"error": type(exc).__name__})
         return False
 
-    def _drop(self, row: Pending, reason: str) -> bool:
-        self.queue.drop(row.id)
+    def _drop(self, reason: str) -> bool:
+        """The row is given up on (deleted with the settled ones)."""
         self.counts["dropped"] += 1
         logger.warning("reply dropped", extra={"event": "outbox_drop", "channel": self.channel, "reason": reason})
         return True
