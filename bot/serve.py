@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import FrameType
 from typing import Any
 
+import uvicorn
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -36,7 +39,7 @@ from bot.render import Format
 from bot.settings import Settings
 from nlu.backends import backend_health
 
-__all__ = ["ConfigError", "StartupError", "create_app"]
+__all__ = ["ConfigError", "GracefulServer", "StartupError", "create_app"]
 
 logger = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -45,6 +48,19 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WHATSAPP_SETTINGS = ("whatsapp_token", "whatsapp_phone_number_id", "whatsapp_app_secret", "whatsapp_verify_token")
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, stopped as an operator expects: the first SIGTERM or SIGINT stops gracefully (requests in
+    flight, then the outbox's flush) and the process exits 0; a second one exits at once (what was committed
+    stays in the outbox)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit:
+            os.write(2, b"ruta: stopped at once; replies not sent stay in the outbox\n")
+            os._exit(0)
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()  # a stop asked for is a clean exit, not death by the signal
 
 
 class ConfigError(ValueError):

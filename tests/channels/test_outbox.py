@@ -13,10 +13,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
+import pytest
 
 from tests.channels.telegram_harness import QUIET
-from tests.channels.test_serve import WA_USER, _post, _settings, _texts, _whatsapp_settings, served
+from tests.channels.test_serve import (
+    APP_SECRET,
+    WA_USER,
+    _free_port,
+    _post,
+    _settings,
+    _texts,
+    _whatsapp_settings,
+    served,
+)
 from tests.fakes.graph_api import FakeGraphApi, text_message
 from tests.fakes.telegram_api import FakeBotApi
 from tests.ruta_process import RUTA, ruta_env
@@ -92,15 +103,18 @@ def _telegram(fake: FakeBotApi, home: Path) -> subprocess.Popen[str]:
     return subprocess.Popen([str(RUTA), "telegram"], env=env, cwd=home, stderr=subprocess.PIPE, text=True)
 
 
-async def _stop(bot: subprocess.Popen[str], signum: int) -> tuple[float, str]:
-    """Signal the bot; the seconds it took to exit, and its log."""
+async def _stop(bot: subprocess.Popen[str], signum: int, twice: bool = False) -> tuple[float, str]:
+    """Signal the bot (`twice`: again 0.3 s later); the seconds it took to exit, and its log."""
     started = time.perf_counter()
     bot.send_signal(signum)
+    if twice:
+        await asyncio.sleep(0.3)
+        bot.send_signal(signum)
     _, logs = await asyncio.to_thread(bot.communicate, timeout=60)
     return time.perf_counter() - started, logs
 
 
-async def _answered_once_after_a_fault(tmp_path: Path, signum: int) -> tuple[float, int, str]:
+async def _answered_once_after_a_fault(tmp_path: Path, signum: int, twice: bool = False) -> tuple[float, int, str]:
     async with FakeBotApi() as fake:
         bot = _telegram(fake, tmp_path)
         try:
@@ -112,7 +126,8 @@ async def _answered_once_after_a_fault(tmp_path: Path, signum: int) -> tuple[flo
             while fake.injected_failures["sendMessage"] == 0:
                 await asyncio.sleep(0.02)
         finally:
-            seconds, logs = await _stop(bot, signum)
+            seconds, logs = await _stop(bot, signum, twice)
+        code = bot.returncode
         fake.set_method_status("sendMessage", None)
         bot = _telegram(fake, tmp_path)
         try:
@@ -122,13 +137,18 @@ async def _answered_once_after_a_fault(tmp_path: Path, signum: int) -> tuple[flo
             assert [message.text for message in fake.bot_messages(9002)] == expected  # once each, in order
         finally:
             await _stop(bot, signal.SIGTERM)
-    return seconds, bot.returncode, logs
+    return seconds, code, logs
 
 
 async def test_sigterm_while_the_service_fails_stops_within_seconds_and_loses_nothing(tmp_path):
     seconds, code, logs = await _answered_once_after_a_fault(tmp_path, signal.SIGTERM)
     assert seconds < 10 and code == 0
     assert "Traceback" not in logs
+
+
+async def test_a_second_sigterm_stops_ruta_telegram_at_once_and_loses_nothing(tmp_path):
+    seconds, code, logs = await _answered_once_after_a_fault(tmp_path, signal.SIGTERM, twice=True)
+    assert seconds < 2 and code == 0 and "stopped at once" in logs
 
 
 async def test_sigkill_after_the_commit_and_before_the_send_loses_nothing(tmp_path):
@@ -147,3 +167,51 @@ async def test_the_outbox_holds_no_chat_id_or_phone_number_in_clear(graph, embed
         addresses = [row[0] for row in connection.execute("SELECT address FROM outbox")]
     assert addresses and all(address and WA_USER not in address for address in addresses)
     assert WA_USER not in dump and orjson.dumps(WA_USER).decode() not in dump
+
+
+def _serve(graph: FakeGraphApi, home: Path, port: int) -> subprocess.Popen[str]:
+    env = ruta_env(
+        home,
+        RUTA_WHATSAPP_TOKEN=graph.access_token,
+        RUTA_WHATSAPP_PHONE_NUMBER_ID=graph.phone_number_id,
+        RUTA_WHATSAPP_APP_SECRET=APP_SECRET,
+        RUTA_WHATSAPP_VERIFY_TOKEN="v",
+        RUTA_WHATSAPP_API_URL=f"{graph.base_url}/v21.0",
+    )
+    command = [str(RUTA), "serve", "--port", str(port)]
+    return subprocess.Popen(command, env=env, cwd=home, stderr=subprocess.PIPE, text=True)
+
+
+async def _until_up(client: httpx.AsyncClient) -> None:
+    for _ in range(600):
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise TimeoutError("ruta serve did not start")
+
+
+@pytest.mark.parametrize("twice", [False, True], ids=["sigterm", "sigterm-twice"])
+async def test_ruta_serve_on_sigterm_while_sends_fail_exits_within_seconds_and_delivers_after(graph, tmp_path, twice):
+    port = _free_port()
+    graph.fail_next(times=10_000, status=500)
+    server = _serve(graph, tmp_path, port)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        try:
+            await _until_up(client)
+            assert (await _post(client, text_message(WA_USER, "hola"))).status_code == 200
+            while graph.injected_failures == 0:
+                await asyncio.sleep(0.02)
+        finally:
+            seconds, logs = await _stop(server, signal.SIGTERM, twice)
+        assert seconds < (2 if twice else 10) and server.returncode == 0, logs
+        graph.heal()
+        server = _serve(graph, tmp_path, port)
+        try:
+            await graph.wait_for(WA_USER, 2, timeout=120)
+            await asyncio.sleep(QUIET)
+        finally:
+            await _stop(server, signal.SIGTERM)
+    assert "Antes de empezar" in _texts(graph.sent(WA_USER)) and len(graph.sent(WA_USER)) == 2
