@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from sqlalchemy.exc import OperationalError
 
+from bot.storage import Store
 from tests.channels.telegram_harness import QUIET
 from tests.channels.test_serve import (
     APP_SECRET,
@@ -215,3 +217,27 @@ async def test_ruta_serve_on_sigterm_while_sends_fail_exits_within_seconds_and_d
         finally:
             await _stop(server, signal.SIGTERM)
     assert "Antes de empezar" in _texts(graph.sent(WA_USER)) and len(graph.sent(WA_USER)) == 2
+
+
+async def test_a_message_whose_turn_could_not_be_stored_gets_503_and_is_answered_once_when_delivered_again(
+    graph, embedded_nlu, tmp_path, monkeypatch
+):
+    real = Store.commit_turn
+    failures = iter([OperationalError("INSERT", {}, Exception("database is locked"))])
+
+    def commit_once_failing(self: Store, *args: Any, **kwargs: Any) -> Any:
+        if (failure := next(failures, None)) is not None:
+            raise failure
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "commit_turn", commit_once_failing)
+    message = text_message(WA_USER, "hola")
+    async with served(_settings_for(graph), embedded_nlu, tmp_path / "db.sqlite3") as (_, client):
+        assert (await _post(client, message)).status_code == 503  # nothing stored: Meta delivers it again
+        await asyncio.sleep(QUIET)
+        assert graph.sent(WA_USER) == []
+        assert (await _post(client, message)).status_code == 200
+        await graph.wait_for(WA_USER, 2)
+        assert (await _post(client, message)).status_code == 200  # and a third time: already answered
+        await asyncio.sleep(QUIET * 2)
+    assert len(graph.sent(WA_USER)) == 2 and "Antes de empezar" in _texts(graph.sent(WA_USER))
