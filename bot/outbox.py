@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 
 from bot.storage import OutboxRow, ProcessedMessage, Store
 
 __all__ = ["OutboxQueue", "Pending"]
 
-_OUTBOX = OutboxRow.__table__
-_PROCESSED = ProcessedMessage.__table__
+_OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
+_PROCESSED: Table = ProcessedMessage.__table__  # type: ignore[assignment]
 SCAN = 2_000  # rows looked at per claim
 
 

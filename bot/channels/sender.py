@@ -19,6 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from bot.addresses import AddressCipher, UnreadableAddress
@@ -97,9 +98,9 @@ class OutboxSender:
             key = rows[0].user_key
             task = asyncio.create_task(self._deliver_chat(rows))
             self._busy[key], self._leased[key] = task, [row.id for row in rows]
-            task.add_done_callback(lambda _t, key=key: self._done(key))
+            task.add_done_callback(partial(self._done, key))
 
-    def _done(self, key: str) -> None:
+    def _done(self, key: str, _task: asyncio.Task[None] | None = None) -> None:
         self._busy.pop(key, None)
         self._leased.pop(key, None)
         self._wake.set()

@@ -349,9 +349,10 @@ class TelegramPolling:
                 await asyncio.sleep(1.0)
 
     async def _get_updates(self) -> tuple[Update, ...]:
-        return await self.bot.application.bot.get_updates(
+        updates: tuple[Update, ...] = await self.bot.application.bot.get_updates(
             offset=self.offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
         )
+        return updates
 
     async def _handle(self, updates: list[Update]) -> bool:
         """Handle a batch; move the offset past what was stored (all of it, or up to the first unstored)."""
