@@ -249,7 +249,8 @@ def telegram(log_level: str) -> None:
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     max_age = timedelta(hours=settings.outbox_max_age_hours)
-    channel = ChannelEngine(_engine(build_engine, settings, "html"), CHANNEL, settings.timezone, max_age)
+    lease = settings.outbox_lease_seconds
+    channel = ChannelEngine(_engine(build_engine, settings, "html"), CHANNEL, settings.timezone, max_age, lease)
     bot = build_application(channel, settings.telegram_token, settings.telegram_base_url)
     gc.freeze()  # the knowledge base, NLU and templates live until exit: keep them out of every collection
     try:

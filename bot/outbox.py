@@ -43,7 +43,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 class OutboxQueue:
     """Claims and settles outbox rows of one database."""
 
-    def __init__(self, store: Store, lease_seconds: float = 60.0) -> None:
+    def __init__(self, store: Store, lease_seconds: float = 20.0) -> None:
         self.engine = store.engine
         self.lease = timedelta(seconds=lease_seconds)
 
@@ -100,6 +100,13 @@ class OutboxQueue:
     def retry_later(self, row_id: int, seconds: float, attempts: int) -> None:
         due = datetime.now(UTC) + timedelta(seconds=seconds)
         self._update(row_id, not_before=due, attempts=attempts, claimed_until=None)
+
+    def renew(self, ids: list[int]) -> None:
+        """Extend the lease of rows still being sent (a slow service must not let another sender take them)."""
+        if ids:
+            until = datetime.now(UTC) + self.lease
+            with self.engine.begin() as connection:
+                connection.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(ids)).values(claimed_until=until))
 
     def release(self, ids: list[int]) -> None:
         if ids:

@@ -275,7 +275,7 @@ def _add_whatsapp(service: Service, settings: Settings) -> None:
 
 def _channel_engine(service: Service, settings: Settings, fmt: Format, name: str) -> ChannelEngine:
     max_age = timedelta(hours=settings.outbox_max_age_hours)
-    return ChannelEngine(service.engine.in_format(fmt), name, settings.timezone, max_age)
+    return ChannelEngine(service.engine.in_format(fmt), name, settings.timezone, max_age, settings.outbox_lease_seconds)
 
 
 def _add_console(service: Service, settings: Settings) -> None:

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     outbox_max_age_hours: float = Field(
         default=24.0, gt=0, description="A reply not delivered by then is dropped (WhatsApp's service window)."
     )
+    outbox_lease_seconds: float = Field(
+        default=20.0, gt=0, description="How long a sender holds the replies it claimed; after a crash they wait this."
+    )
     processed_ids_days: float = Field(
         default=7.0, gt=0, description="How long the ids of processed messages are kept to spot re-deliveries."
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -109,8 +110,12 @@ class OutboxSender:
         """Send one chat's rows in order; stop at the first that must wait (the rest wait behind it). The rows
         settled are deleted together at the end, also when the sender is stopped half way."""
         settled: list[int] = []
+        leased = time.monotonic()
         try:
             for index, row in enumerate(rows):
+                if time.monotonic() - leased > self.queue.lease.total_seconds() / 2:
+                    self.queue.renew([later.id for later in rows[index:]])
+                    leased = time.monotonic()
                 if not await self._deliver(row):
                     self.queue.release([later.id for later in rows[index + 1 :]])
                     return

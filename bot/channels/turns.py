@@ -41,11 +41,17 @@ class ChannelEngine:
     """Async access to one engine for one channel (its own reply format), shared thread pool and ordering."""
 
     def __init__(
-        self, engine: Engine, channel: str, timezone: str = "America/Santiago", max_age: timedelta = DAY
+        self,
+        engine: Engine,
+        channel: str,
+        timezone: str = "America/Santiago",
+        max_age: timedelta = DAY,
+        lease_seconds: float = 20.0,
     ) -> None:
         self.engine = engine
         self.channel = channel
         self.max_age = max_age  # a reply not delivered by then is dropped
+        self.lease_seconds = lease_seconds  # how long a sender holds the replies it claimed (after a crash, too)
         self.zone = ZoneInfo(timezone)
         self.locks = KeyedLock()
         self._pool = None if _runs_locally(engine) else ThreadPoolExecutor(WORKERS, thread_name_prefix=channel)
@@ -62,7 +68,8 @@ class ChannelEngine:
     def sender(self, transport: Transport) -> OutboxSender:
         """The outbox sender of this channel over `transport`."""
         engine = self.engine
-        return OutboxSender(OutboxQueue(engine.store), engine.addresses, self.channel, transport, self.max_age)
+        queue = OutboxQueue(engine.store, self.lease_seconds)
+        return OutboxSender(queue, engine.addresses, self.channel, transport, self.max_age)
 
     async def take(self, user_id: str, text: str | None, message_id: str) -> bool:
         """Take the turn of one message (text None: a voice note, photo…); its replies wait in the outbox for the

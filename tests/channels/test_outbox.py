@@ -102,6 +102,7 @@ async def test_one_chats_order_holds_under_a_burst_while_the_service_is_slow(gra
 
 def _telegram(fake: FakeBotApi, home: Path) -> subprocess.Popen[str]:
     env = ruta_env(home, RUTA_TELEGRAM_TOKEN=fake.token, RUTA_TELEGRAM_BASE_URL=fake.base_url)
+    env["RUTA_OUTBOX_LEASE_SECONDS"] = "3"  # a killed bot's claims run out sooner than the default 20 s
     return subprocess.Popen([str(RUTA), "telegram"], env=env, cwd=home, stderr=subprocess.PIPE, text=True)
 
 
