@@ -112,7 +112,8 @@ class Engine:
         except Exception as exc:
             logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
             replies = self.policy.failed(self._state(self.store.load_conversation(key).state), day).replies
-            self.store.queue_replies(key, channel, [reply.to_record() for reply in replies], inbound)
+            records = [reply.to_record() for reply in replies]
+            self.store.queue_replies(key, channel, records, address=inbound.address, message=inbound.message)
         return True
 
     def delivered(self, delivery: Delivery) -> None:
@@ -249,7 +250,9 @@ class Engine:
             self.store.erase(key)
             if inbound.address is None:
                 return Delivery(turn.replies, [])
-            return _delivery(self.store.queue_replies(key, channel, [r.to_record() for r in turn.replies], inbound))
+            records = [reply.to_record() for reply in turn.replies]
+            rows = self.store.queue_replies(key, channel, records, address=inbound.address, message=inbound.message)
+            return _delivery(rows)
         diagnosis = None
         if turn.diagnosis is not None:
             results = diagnosis_results(turn.diagnosis)

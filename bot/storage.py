@@ -134,6 +134,15 @@ class NewDiagnosis:
     kb_version: str
 
 
+@dataclass(frozen=True)
+class _StateChange:
+    """What a turn changes besides its replies: the state read, the state to write, the diagnosis it completes."""
+
+    read: StoredConversation
+    state: dict[str, Any]
+    diagnosis: NewDiagnosis | None
+
+
 class AlreadyProcessed(Exception):
     """The inbound message was taken before (a service delivering it again): nothing was written."""
 
@@ -233,39 +242,52 @@ class Store:
 
         Raises StaleConversation if the conversation changed since `read`, and AlreadyProcessed if the message
         was, writing nothing."""
+        return self._write(key, channel, replies, address, message, _StateChange(read, state, diagnosis))
+
+    def queue_replies(
+        self,
+        key: str,
+        channel: str,
+        replies: list[dict[str, Any]],
+        *,
+        address: str | None = None,
+        message: str | None = None,
+    ) -> list[OutboxRow]:
+        """Like `commit_turn` for replies that change no state (a kind word after a failed turn, "borré tus
+        datos")."""
+        return self._write(key, channel, replies, address, message, None)
+
+    def _write(
+        self,
+        key: str,
+        channel: str,
+        replies: list[dict[str, Any]],
+        address: str | None,
+        message: str | None,
+        change: _StateChange | None,
+    ) -> list[OutboxRow]:
         now = datetime.now(UTC)
         try:
             with self.engine.begin() as connection:
                 if message is not None:
                     connection.execute(insert(_PROCESSED).values(channel=channel, message=message, processed_at=now))
-                if diagnosis is not None:
-                    state = state | {"diagnosis_id": self._insert_diagnosis(connection, key, diagnosis, now)}
-                self._write_state(connection, key, read.version, state, now)
-                self._queue(connection, key, channel, replies, address, now)
+                if change is not None:
+                    self._change_state(connection, key, change, now)
+                if replies:
+                    rows = [{"user_key": key, "channel": channel, "reply": r, "created_at": now} for r in replies]
+                    connection.execute(insert(_OUTBOX), [row | {"address": address} for row in rows])
                 return [] if address is not None else _undelivered(connection, key)
         except IntegrityError:
             if message is not None and self.processed(channel, message):
                 raise AlreadyProcessed(message) from None
             raise
 
-    @staticmethod
-    def _queue(
-        connection: Any, key: str, channel: str, replies: list[dict[str, Any]], address: str | None, now: datetime
-    ) -> None:
-        if replies:
-            rows = [{"user_key": key, "channel": channel, "reply": r, "created_at": now} for r in replies]
-            connection.execute(insert(_OUTBOX), [row | {"address": address} for row in rows])
-
-    def queue_replies(self, key: str, channel: str, replies: list[dict[str, Any]], inbound: Any) -> list[OutboxRow]:
-        """Queue replies that change no state (a kind word after a failed turn, "borré tus datos"), marking the
-        inbound message processed, in one transaction. `inbound` has `address` and `message` (bot.engine.Inbound)."""
-        now = datetime.now(UTC)
-        with self.engine.begin() as connection:
-            if inbound.message is not None:
-                values = {"channel": channel, "message": inbound.message, "processed_at": now}
-                connection.execute(insert(_PROCESSED).values(values))
-            self._queue(connection, key, channel, replies, inbound.address, now)
-            return _undelivered(connection, key)
+    def _change_state(self, connection: Any, key: str, change: _StateChange, now: datetime) -> None:
+        """The diagnosis the turn completes (its id goes into the state), then the state itself."""
+        state = change.state
+        if change.diagnosis is not None:
+            state = state | {"diagnosis_id": self._insert_diagnosis(connection, key, change.diagnosis, now)}
+        self._write_state(connection, key, change.read.version, state, now)
 
     def processed(self, channel: str, message: str) -> bool:
         """Whether the inbound message (a digest of its id) was processed already."""
