@@ -44,6 +44,7 @@ class OutboxQueue:
     """Claims and settles outbox rows of one database."""
 
     def __init__(self, store: Store, lease_seconds: float = 20.0) -> None:
+        self.store = store
         self.engine = store.engine
         self.lease = timedelta(seconds=lease_seconds)
 
@@ -89,33 +90,27 @@ class OutboxQueue:
         return bool(taken.rowcount == len(ids))
 
     def sent_part(self, row_id: int, parts: int) -> None:
-        self._update(row_id, sent_parts=parts)
+        self._update([row_id], sent_parts=parts)
 
     def delivered(self, ids: list[int]) -> None:
         """Delete rows delivered, or given up on (the caller logs and counts those)."""
-        if ids:
-            with self.engine.begin() as connection:
-                connection.execute(delete(_OUTBOX).where(_OUTBOX.c.id.in_(ids)))
+        self.store.delivered(ids)
 
     def retry_later(self, row_id: int, seconds: float, attempts: int) -> None:
         due = datetime.now(UTC) + timedelta(seconds=seconds)
-        self._update(row_id, not_before=due, attempts=attempts, claimed_until=None)
+        self._update([row_id], not_before=due, attempts=attempts, claimed_until=None)
 
     def renew(self, ids: list[int]) -> None:
         """Extend the lease of rows still being sent (a slow service must not let another sender take them)."""
-        if ids:
-            until = datetime.now(UTC) + self.lease
-            with self.engine.begin() as connection:
-                connection.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(ids)).values(claimed_until=until))
+        self._update(ids, claimed_until=datetime.now(UTC) + self.lease)
 
     def release(self, ids: list[int]) -> None:
+        self._update(ids, claimed_until=None)
+
+    def _update(self, ids: list[int], **values: Any) -> None:
         if ids:
             with self.engine.begin() as connection:
-                connection.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(ids)).values(claimed_until=None))
-
-    def _update(self, row_id: int, **values: Any) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(update(_OUTBOX).where(_OUTBOX.c.id == row_id).values(**values))
+                connection.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(ids)).values(**values))
 
     def depth(self) -> tuple[int, float | None]:
         """Rows waiting, and the age in seconds of the oldest (None when empty)."""

@@ -67,7 +67,6 @@ class OutboxSender:
         self.counts: Counter[str] = Counter()
         self._wake = asyncio.Event()
         self._busy: dict[str, asyncio.Task[None]] = {}
-        self._leased: dict[str, list[int]] = {}  # the row ids each chat in flight holds
         self._loop: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -98,17 +97,16 @@ class OutboxSender:
         for rows in self.queue.claim(self.channel, room, set(self._busy)):
             key = rows[0].user_key
             task = asyncio.create_task(self._deliver_chat(rows))
-            self._busy[key], self._leased[key] = task, [row.id for row in rows]
+            self._busy[key] = task
             task.add_done_callback(partial(self._done, key))
 
     def _done(self, key: str, _task: asyncio.Task[None] | None = None) -> None:
         self._busy.pop(key, None)
-        self._leased.pop(key, None)
         self._wake.set()
 
     async def _deliver_chat(self, rows: list[Pending]) -> None:
-        """Send one chat's rows in order; stop at the first that must wait (the rest wait behind it). The rows
-        settled are deleted together at the end, also when the sender is stopped half way."""
+        """Send one chat's rows in order; stop at the first that must wait (the rest wait behind it). At the end,
+        also when the sender is stopped half way, the rows settled are deleted together and the others freed."""
         settled: list[int] = []
         leased = time.monotonic()
         try:
@@ -117,11 +115,11 @@ class OutboxSender:
                     self.queue.renew([later.id for later in rows[index:]])
                     leased = time.monotonic()
                 if not await self._deliver(row):
-                    self.queue.release([later.id for later in rows[index + 1 :]])
                     return
                 settled.append(row.id)
         finally:
             self.queue.delivered(settled)
+            self.queue.release([row.id for row in rows[len(settled) :]])
 
     async def _deliver(self, row: Pending) -> bool:
         """True when the row is settled (delivered or dropped); False when it waits for a retry."""
@@ -170,11 +168,9 @@ class OutboxSender:
         return True
 
     async def stop(self) -> None:
-        """Stop claiming and sending; rows in flight stay in the outbox (their lease runs out) for the next start."""
-        leased = [row_id for ids in self._leased.values() for row_id in ids]
+        """Stop claiming and sending; rows not delivered are freed and stay in the outbox for the next start."""
         tasks: list[asyncio.Task[None]] = [*self._busy.values(), *([self._loop] if self._loop else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self.queue.release(leased)  # those still there: delivered ones are gone
         logger.info("outbox sender stopped", extra={"event": "outbox_stopped", "channel": self.channel, **self.counts})
