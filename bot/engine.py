@@ -54,6 +54,9 @@ class Engine:
 
     def __post_init__(self) -> None:
         self.addresses = AddressCipher(self.pseudonym_key)  # the outbox's addresses (bot/addresses.py)
+        self._speak_with_knowledge()
+
+    def _speak_with_knowledge(self) -> None:
         self.speaker = Speaker(self.domain, self.kb, self.fmt)
         self.policy = Policy(self.domain, self.rules, self.kb, self.speaker)
 
@@ -61,7 +64,7 @@ class Engine:
         """Answer with the newest published knowledge base (checked every few seconds, see bot/kb_live.py)."""
         if self.live is not None and (current := self.live.current()) is not self.kb:
             self.kb = current
-            self.__post_init__()
+            self._speak_with_knowledge()
 
     def in_format(self, fmt: Format) -> Engine:
         """The same engine (NLU, storage, knowledge) replying in another format, for another channel."""
@@ -69,7 +72,11 @@ class Engine:
 
     def user_key(self, channel: str, user_id: str) -> str:
         """The pseudonym under which a user's data is kept: an HMAC of channel and id (not reversible)."""
-        return hmac.new(self.pseudonym_key, f"{channel}:{user_id}".encode(), hashlib.sha256).hexdigest()
+        return self._keyed(f"{channel}:{user_id}")
+
+    def _keyed(self, text: str) -> str:
+        """The HMAC-SHA256 of `text` with the pseudonym key, in hex: nobody without the key can compute it."""
+        return hmac.new(self.pseudonym_key, text.encode(), hashlib.sha256).hexdigest()
 
     def handle(self, channel: str, user_id: str, text: str, today: date | None = None) -> list[Reply]:
         """Reply to one text message (or a button payload), for a caller that delivers the replies at once."""
@@ -111,8 +118,7 @@ class Engine:
             raise
         except Exception as exc:
             logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
-            replies = self.policy.failed(self._state(self.store.load_conversation(key).state), day).replies
-            records = [reply.to_record() for reply in replies]
+            records = [reply.to_record() for reply in self._failed_replies(key, day)]
             self.store.queue_replies(key, channel, records, address=inbound.address, message=inbound.message)
         return True
 
@@ -138,12 +144,13 @@ class Engine:
             turn = self._finished(key, self._state(read.state), today or date.today())
             if turn is None:
                 continue
-            finished += turn.diagnosis is not None
-            turn.replies, turn.state.route_due = [], turn.diagnosis is not None
+            stores = turn.diagnosis is not None  # or it adopts the diagnosis an older version stored
+            turn.replies, turn.state.route_due = [], stores
             try:
                 self._commit(key, "", read, turn)
             except StaleConversation:  # the person wrote meanwhile, and that turn finished it
-                finished -= turn.diagnosis is not None
+                continue
+            finished += stores
         return finished
 
     def _text_turn(self, key: str, channel: str, text: str, today: date, inbound: Inbound) -> Delivery:
@@ -210,11 +217,14 @@ class Engine:
         except Exception as exc:
             logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
         try:
-            state = self._state(self.store.load_conversation(key).state)
-            return Delivery(self.policy.failed(state, today).replies, [])
+            return Delivery(self._failed_replies(key, today), [])
         except Exception as exc:  # the state cannot even be read (the database is down): the kind word alone
             logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
             return Delivery([self.speaker.say("utter_turn_failed")], [])
+
+    def _failed_replies(self, key: str, today: date) -> list[Reply]:
+        """After a turn failed unexpectedly: a kind word and the pending question as it was."""
+        return self.policy.failed(self._state(self.store.load_conversation(key).state), today).replies
 
     def _parse(self, message: str) -> ParseDict:
         """NLU of the message; a command (/borrar) is its intent; an intent the domain lacks is out of scope."""
@@ -235,11 +245,11 @@ class Engine:
 
     def _message_digest(self, channel: str, message_id: str) -> str:
         """A keyed digest of an inbound message's id (a WhatsApp id holds the phone number: never stored)."""
-        return hmac.new(self.pseudonym_key, f"id:{channel}:{message_id}".encode(), hashlib.sha256).hexdigest()
+        return self._keyed(f"id:{channel}:{message_id}")
 
     def _digest(self, message: str) -> str:
         """A keyed digest of a message: it tells a message sent again, and the message cannot be read from it."""
-        return hmac.new(self.pseudonym_key, normalize(message).encode(), hashlib.sha256).hexdigest()[:16]
+        return self._keyed(normalize(message))[:16]
 
     def _commit(
         self, key: str, channel: str, read: StoredConversation, turn: Turn, inbound: Inbound | None = None
