@@ -186,18 +186,7 @@ BACKEND_OPTION = click.option(
 
 
 def _backend(name: str | None) -> Any:
-    from nlu.backends import make_backend
-
-    settings = get_settings()
-    return make_backend(
-        name or settings.nlu_backend,  # type: ignore[arg-type]
-        settings.nlu_data_path,
-        settings.nlu_cache_dir,
-        settings.rasa_url,
-        settings.rasa_timeout,
-        breaker_failures=settings.rasa_breaker_failures,
-        breaker_cooldown=settings.rasa_breaker_cooldown,
-    )
+    return get_settings().nlu(name)  # type: ignore[arg-type]
 
 
 @nlu.command()
@@ -234,8 +223,6 @@ def eval_command(test_file: Path, backend: str | None, show_errors: bool) -> Non
 @click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR.")
 def telegram(log_level: str) -> None:
     """Run the Telegram bot with long polling (RUTA_TELEGRAM_TOKEN; RUTA_TELEGRAM_BASE_URL for a local Bot API)."""
-    from datetime import timedelta
-
     from bot.channels.telegram import CHANNEL, build_application, poll_until_stopped
     from bot.channels.turns import ChannelEngine
     from bot.engine import build_engine
@@ -248,9 +235,7 @@ def telegram(log_level: str) -> None:
     import uvloop
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    max_age = timedelta(hours=settings.outbox_max_age_hours)
-    lease = settings.outbox_lease_seconds
-    channel = ChannelEngine(_engine(build_engine, settings, "html"), CHANNEL, settings.timezone, max_age, lease)
+    channel = ChannelEngine.configured(_engine(build_engine, settings, "html"), CHANNEL, settings)
     bot = build_application(channel, settings.telegram_token, settings.telegram_base_url)
     gc.freeze()  # the knowledge base, NLU and templates live until exit: keep them out of every collection
     try:

@@ -30,7 +30,6 @@ from bot.replies import Reply, Speaker
 from bot.settings import Settings
 from bot.storage import AlreadyProcessed, NewDiagnosis, OutboxRow, StaleConversation, Store, StoredConversation
 from knowledge import Diagnosis, KnowledgeBase
-from nlu.backends import make_backend
 from nlu.parse import IntentDict, NluBackend, ParseDict, normalize
 
 __all__ = ["Delivery", "Engine", "build_engine", "diagnosis_results", "open_store"]
@@ -345,15 +344,7 @@ def _button_key(message: str, buttons: dict[str, str]) -> str:
 
 def build_engine(settings: Settings, fmt: Format = "text") -> Engine:
     """The engine with the configured NLU backend and database."""
-    nlu = make_backend(
-        settings.nlu_backend,
-        settings.nlu_data_path,
-        settings.nlu_cache_dir,
-        settings.rasa_url,
-        settings.rasa_timeout,
-        breaker_failures=settings.rasa_breaker_failures,
-        breaker_cooldown=settings.rasa_breaker_cooldown,
-    )
+    nlu = settings.nlu()
     store = open_store(settings)
     versions = KnowledgeVersions(store)
     versions.adopt_package()

@@ -20,7 +20,6 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import timedelta
 from types import FrameType
 from typing import Any
 
@@ -274,8 +273,7 @@ def _add_whatsapp(service: Service, settings: Settings) -> None:
 
 
 def _channel_engine(service: Service, settings: Settings, fmt: Format, name: str) -> ChannelEngine:
-    max_age = timedelta(hours=settings.outbox_max_age_hours)
-    return ChannelEngine(service.engine.in_format(fmt), name, settings.timezone, max_age, settings.outbox_lease_seconds)
+    return ChannelEngine.configured(service.engine.in_format(fmt), name, settings)
 
 
 def _add_console(service: Service, settings: Settings) -> None:

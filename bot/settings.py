@@ -8,10 +8,13 @@ import secrets
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from nlu.parse import NluBackend
 
 __all__ = ["PseudonymKeyError", "Settings", "get_settings"]
 
@@ -92,6 +95,20 @@ class Settings(BaseSettings):
     @property
     def nlu_cache_dir(self) -> Path:
         return self.nlu_cache or self.home / "cache"
+
+    def nlu(self, backend: Literal["embedded", "rasa"] | None = None) -> NluBackend:
+        """The NLU backend these settings configure (`backend` instead of RUTA_NLU_BACKEND if given)."""
+        from nlu.backends import make_backend
+
+        return make_backend(
+            backend or self.nlu_backend,
+            self.nlu_data_path,
+            self.nlu_cache_dir,
+            self.rasa_url,
+            self.rasa_timeout,
+            breaker_failures=self.rasa_breaker_failures,
+            breaker_cooldown=self.rasa_breaker_cooldown,
+        )
 
     @property
     def chat_log_path(self) -> Path:

@@ -146,10 +146,20 @@ def test_chat_verbose_logs_json_lines_on_stderr(rasa_down: dict[str, str], tmp_p
     assert not (tmp_path / "logs" / "chat.log").exists()
 
 
-def test_nlu_parse_honours_the_breaker_settings(rasa_down: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("command", "lines"),
+    [
+        (["nlu", "parse", "-", "--backend", "rasa"], "hola\nvendo empanadas\nen copiapo\n"),
+        (["chat", "--json", "--verbose"], "hola\nsi\nvendo empanadas en copiapo\nhace 3 años\n"),
+    ],
+    ids=["nlu-parse", "chat"],
+)
+def test_the_commands_honour_the_breaker_settings(
+    rasa_down: dict[str, str], tmp_path: Path, command: list[str], lines: str
+) -> None:
     done = subprocess.run(
-        [str(RUTA), "nlu", "parse", "-", "--backend", "rasa"],
-        input="hola\nvendo empanadas\nen copiapo\n",
+        [str(RUTA), *command],
+        input=lines,
         capture_output=True,
         text=True,
         env={**rasa_down, "RUTA_RASA_BREAKER_FAILURES": "1"},
@@ -157,20 +167,5 @@ def test_nlu_parse_honours_the_breaker_settings(rasa_down: dict[str, str], tmp_p
         timeout=300,
         check=True,
     )
-    assert len(done.stdout.splitlines()) == 3
-    assert done.stderr.count("Rasa parse failed") == 1, done.stderr
-
-
-def test_the_chat_honours_the_breaker_settings(rasa_down: dict[str, str], tmp_path: Path) -> None:
-    done = subprocess.run(
-        [str(RUTA), "chat", "--json", "--verbose"],
-        input="hola\nsi\nvendo empanadas en copiapo\nhace 3 años\n",
-        capture_output=True,
-        text=True,
-        env={**rasa_down, "RUTA_RASA_BREAKER_FAILURES": "1"},
-        cwd=tmp_path,
-        timeout=300,
-        check=True,
-    )
-    assert len(done.stdout.splitlines()) == 4
+    assert len(done.stdout.splitlines()) == lines.count("\n")
     assert done.stderr.count("Rasa parse failed") == 1, done.stderr

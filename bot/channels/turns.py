@@ -24,6 +24,7 @@ from bot.channels.ordering import KeyedLock
 from bot.channels.sender import OutboxSender, Transport
 from bot.engine import Engine
 from bot.outbox import OutboxQueue
+from bot.settings import Settings
 
 __all__ = ["ChannelEngine"]
 
@@ -64,6 +65,12 @@ class ChannelEngine:
         """Hold the user's turn: everything inside runs before the user's next message is handled."""
         async with self.locks.hold(user_id):
             yield
+
+    @classmethod
+    def configured(cls, engine: Engine, channel: str, settings: Settings) -> ChannelEngine:
+        """The channel's engine with the settings' time zone, reply age limit and sender lease."""
+        max_age = timedelta(hours=settings.outbox_max_age_hours)
+        return cls(engine, channel, settings.timezone, max_age, settings.outbox_lease_seconds)
 
     def sender(self, transport: Transport) -> OutboxSender:
         """The outbox sender of this channel over `transport`."""
