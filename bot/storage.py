@@ -89,7 +89,7 @@ class DiagnosisRecord(Base):
 class OutboxRow(Base):
     """One reply written by a turn and not yet delivered (deleted once it is).
 
-    `address` is where to send it (chat id, phone number), encrypted (bot/channels/addresses.py); None when the
+    `address` is where to send it (chat id, phone number), encrypted (bot/addresses.py); None when the
     channel delivers replies as the turn returns (the console). `sent_parts` counts the messages of a long or
     split reply already sent; `not_before` and `claimed_until` schedule retries and keep two senders apart."""
 
