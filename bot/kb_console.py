@@ -239,8 +239,10 @@ class KnowledgeConsole:
 
 
 def _label(item: Item, data: dict[str, Any]) -> str:
-    """How validation problems name the item: its id, its position in a list, or its key."""
-    return str(data.get("id", item.key))
+    """How validation problems name the item: its id, its position in a list, or its key; after the key of the list
+    that holds it, if any (`lessons.validar_idea`)."""
+    under, own = KINDS[item.kind].under, str(data.get("id", item.key))
+    return f"{under}.{own}" if under else own
 
 
 PROFILE_NUMBERS = ("months_operating", "workers", "monthly_sales_clp", "age", "rsh_percentile")

@@ -154,7 +154,7 @@ def _read(widget: Widget, annotation: Any, form: Mapping[str, Any], key: str) ->
         return list(getlist(key)) if getlist else list(form.get(key) or [])
     if widget == "checkbox":
         return key in form
-    raw = str(form.get(key, "")).strip()
+    raw = str(form.get(key, "")).replace("\r\n", "\n").strip()  # browsers send a text box's lines with CRLF
     if not raw:
         return [] if widget == "lines" else None
     readers = {"number": _number, "date": _date, "lines": _lines, "yaml": _yaml_value}
@@ -188,15 +188,18 @@ def _yaml_value(raw: str, _: Any) -> Any:
 
 
 def field_errors(problems: list[Problem], file: str, label: str) -> tuple[dict[str, str], list[str]]:
-    """The validation problems of one item, beside its fields; the rest (other items, other files) apart."""
+    """The validation problems of one item (`label`: how their paths name it, e.g. `lessons.validar_idea`), beside
+    its fields; the rest (other items, other files) apart."""
     beside: dict[str, str] = {}
     apart: list[str] = []
+    named = label.split(".")
     for problem in problems:
         parts = problem.path.split(".")
-        field = parts[1] if len(parts) > 1 else _field_named_by(problem.message)
-        if problem.file == file and parts[0] == label and field:
+        mine = problem.file == file and parts[: len(named)] == named
+        field = parts[len(named)] if len(parts) > len(named) else _field_named_by(problem.message)
+        if mine and field:
             beside.setdefault(field, spanish(problem.message))
-        elif problem.file == file and parts[0] == label:
+        elif mine:
             apart.append(spanish(problem.message))
         else:
             apart.append(f"{problem.file}: {problem.path}: {spanish(problem.message)}".replace(": : ", ": "))

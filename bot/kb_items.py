@@ -1,4 +1,5 @@
-"""The knowledge base as items staff edit one at a time: an instrument, a call, an office, a commune, a parameter.
+"""The knowledge base as items staff edit one at a time: an instrument, a call, an office, a commune, a parameter,
+a lesson.
 
 Each kind names its model (the form is generated from it) and where its items live in the data files. An item
 is read and written back inside its file with ruamel.yaml's round trip, so the comments and the order of the
@@ -16,9 +17,10 @@ from typing import Any
 from pydantic import BaseModel
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import FoldedScalarString
 
 from knowledge.loader import KnowledgeFiles
-from knowledge.models import Call, Commune, Instrument, Office, Parameter
+from knowledge.models import Call, Commune, Instrument, Lesson, Office, Parameter
 
 __all__ = ["KINDS", "Item", "ItemKind", "item_data", "items", "with_item"]
 
@@ -34,6 +36,7 @@ class ItemKind:
     model: type[BaseModel]
     files: str  # a file, or a folder prefix ending in "/"
     keyed_by: str  # "id": a list of mappings with `id`; "index": a list without ids; "key": a mapping
+    under: str | None = None  # the items are the list under this key of the file's mapping (lessons.yml: lessons)
 
     def holds(self, path: str) -> bool:
         return path == self.files or (self.files.endswith("/") and path.startswith(self.files))
@@ -47,6 +50,7 @@ KINDS = {
         ItemKind("office", "Oficinas", Office, "offices.yml", "id"),
         ItemKind("commune", "Comunas (mapa de oportunidades)", Commune, "communes.yml", "id"),
         ItemKind("parameter", "Parámetros con fecha", Parameter, "parameters.yml", "key"),
+        ItemKind("lesson", "Lecciones para partir", Lesson, "lessons.yml", "id", under="lessons"),
     )
 }
 
@@ -92,7 +96,7 @@ def items(files: KnowledgeFiles, kind: ItemKind) -> list[Item]:
 
 
 def _items_in(path: str, content: bytes, kind: ItemKind) -> Iterator[Item]:
-    document = _load(content)
+    document = _within(_load(content), kind)
     if kind.keyed_by == "key" and isinstance(document, dict):
         for key, value in document.items():
             yield Item(kind.name, path, str(key), str(value.get("description", key)))
@@ -105,7 +109,14 @@ def _items_in(path: str, content: bytes, kind: ItemKind) -> Iterator[Item]:
 def _title(value: Any, kind: ItemKind) -> str:
     if kind.name == "call":
         return f"{value.get('instrument')} {value.get('year')} (cierra {value.get('closes')})"
-    return str(value.get("name") or value.get("id"))
+    return str(value.get("name") or value.get("title") or value.get("id"))
+
+
+def _within(document: Any, kind: ItemKind) -> Any:
+    """Where the kind's items are in a parsed file: the file itself, or the list under `kind.under`."""
+    if kind.under is None:
+        return document
+    return document.get(kind.under) if isinstance(document, dict) else None
 
 
 def item_data(files: KnowledgeFiles, item: Item) -> dict[str, Any]:
@@ -131,18 +142,42 @@ def with_item(files: KnowledgeFiles, item: Item, data: dict[str, Any]) -> dict[s
 
 
 def _kept_style(old: Any, value: Any) -> Any:
-    """The old node when the value did not change (its quotes and flow style stay); a list keeps its flow style."""
+    """The old node when the value did not change (its quotes and flow style stay); a list keeps its flow style, a
+    long text its folded block (`>-`)."""
     if old is not None and _plain(old) == value:
         return old
     if isinstance(value, list) and isinstance(old, CommentedSeq) and old.fa.flow_style():
         seq = CommentedSeq(value)
         seq.fa.set_flow_style()
         return seq
+    if isinstance(value, str) and isinstance(old, FoldedScalarString) and _FOLDABLE.fullmatch(value):
+        return _folded(value)
     return value
+
+
+_FOLD_WIDTH = 100
+_FOLDABLE = re.compile(r"[^\s](?:[^\S\n]?\S)*(?:\n[^\s](?:[^\S\n]?\S)*)*")  # single spaces, no blank lines
+
+
+def _folded(text: str) -> FoldedScalarString:
+    """`text` as a folded block whose lines break at a space once they pass `_FOLD_WIDTH` characters."""
+    folded: FoldedScalarString = FoldedScalarString(text)
+    positions, line_start, last_space = [], 0, None
+    for index, char in enumerate(text):
+        if char == "\n":
+            line_start, last_space = index + 1, None
+        elif char == " ":
+            if index - line_start > _FOLD_WIDTH and last_space is not None:
+                positions.append(last_space)
+                line_start = last_space + 1
+            last_space = index
+    folded.fold_pos = positions
+    return folded
 
 
 def _locate(document: Any, item: Item) -> tuple[Any, Any]:
     """(container, slot) of the item in its parsed file; KeyError if it is not there."""
+    document = _within(document, KINDS[item.kind])
     if isinstance(document, dict):
         if item.key not in document:
             raise KeyError(item.key)

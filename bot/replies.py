@@ -9,10 +9,12 @@ from datetime import date
 from typing import Any
 
 from bot.domain import Button, Domain
-from bot.render import Format, render_answer, render_diagnosis
+from bot.render import Format, render_answer, render_diagnosis, render_lesson, render_lessons_end
 from knowledge import Diagnosis, KnowledgeBase
 
-__all__ = ["Reply", "Speaker"]
+__all__ = ["NEXT_LESSON", "Reply", "Speaker"]
+
+NEXT_LESSON = "/next_lesson"  # the payload of the "Siguiente" button of `utter_lesson_buttons`
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,23 @@ class Speaker:
 
     def answer(self, kind: str, today: date, **context: Any) -> Reply:
         return Reply(render_answer(kind, self.kb, self.fmt, today=today, **context).strip())
+
+    # -- lessons for people starting (knowledge/data/lessons.yml) ----------------------------------------------
+
+    @property
+    def lesson_count(self) -> int:
+        return len(self.kb.lessons.lessons)
+
+    def lesson(self, number: int, today: date) -> Reply:
+        """Lesson `number` (1 to `lesson_count`) with the buttons of `utter_lesson_buttons`; the last has none,
+        as `lessons_end` follows it. The lessons carry no dates: `today` is taken for symmetry with lessons_end."""
+        last = number == self.lesson_count
+        return Reply(render_lesson(self.kb, number, self.fmt).strip(), [] if last else self._lesson_buttons())
+
+    def lessons_end(self, today: date) -> Reply:
+        """After the last lesson: the instruments meant for people starting, with today's dates, and the way back."""
+        buttons = [button for button in self._lesson_buttons() if button.payload != NEXT_LESSON]
+        return Reply(render_lessons_end(self.kb, self.fmt, today).strip(), buttons)
+
+    def _lesson_buttons(self) -> list[Button]:
+        return list(self.domain.response("utter_lesson_buttons").buttons)

@@ -15,6 +15,7 @@ from knowledge.models import (
     Criterion,
     GlossaryTerm,
     Instrument,
+    LessonPath,
     Office,
     Parameter,
     Rules,
@@ -41,6 +42,7 @@ class KnowledgeBase:
     parameters: dict[str, Parameter]
     rules: Rules
     glossary: dict[str, GlossaryTerm]
+    lessons: LessonPath
     version: str
     memo: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     """Values derived from the data alone (office index, schedules of a day), computed once per copy."""

@@ -23,6 +23,7 @@ from knowledge.models import (
     Criterion,
     GlossaryTerm,
     Instrument,
+    LessonPath,
     Office,
     Parameter,
     ParamRef,
@@ -134,7 +135,7 @@ class _Reader:
             return model.model_validate(raw)
         except ValidationError as exc:
             for error in exc.errors():
-                path = ".".join([label, *(str(part) for part in error["loc"])]).strip(".")
+                path = ".".join([label, *_named_location(raw, error["loc"])]).strip(".")
                 self.problem(relative, path, error["msg"])
             return None
 
@@ -148,6 +149,20 @@ class _Reader:
             seen[item.id] = relative
             index[item.id] = item
         return index
+
+
+def _named_location(raw: Any, location: tuple[int | str, ...]) -> list[str]:
+    """An error's location with each list position named by the id of the item there, when it has one."""
+    names = []
+    for part in location:
+        if isinstance(raw, list) and isinstance(part, int) and 0 <= part < len(raw):
+            raw = raw[part]
+            named = isinstance(raw, dict) and isinstance(raw.get("id"), str)
+            names.append(raw["id"] if named else str(part))
+        else:
+            raw = raw.get(part) if isinstance(raw, dict) else None
+            names.append(str(part))
+    return names
 
 
 def _walk_criteria(criteria: Iterable[Criterion], path: str) -> Iterator[tuple[str, Criterion]]:
@@ -223,6 +238,28 @@ class _CrossChecker:
                     f"{call.instrument} has availability {instrument.availability!r}",
                 )
 
+    def lessons(self, file: str, path: LessonPath) -> None:
+        """The instruments and offices named exist; the instruments shown after the lessons serve their audience."""
+        for index, instrument in enumerate(path.instruments):
+            self.ref(file, f"instruments.{index}", "instruments", instrument)
+            self._serves_audience(file, f"instruments.{index}", instrument, path)
+        for lesson in path.lessons:
+            for index, instrument in enumerate(lesson.instruments):
+                self.ref(file, f"lessons.{lesson.id}.instruments.{index}", "instruments", instrument)
+            for index, office in enumerate(lesson.offices):
+                self.ref(file, f"lessons.{lesson.id}.offices.{index}", "offices", office)
+
+    def _serves_audience(self, file: str, path: str, instrument_id: str, lessons: LessonPath) -> None:
+        instrument = self.kb["instruments"].get(instrument_id)
+        wanted = lessons.audience.stages
+        if instrument is not None and wanted and not set(instrument.stages) & set(wanted):
+            self.reader.problem(
+                file,
+                path,
+                f"{instrument_id} is for stages {', '.join(instrument.stages)}, none of the audience's"
+                f" ({', '.join(wanted)})",
+            )
+
     def rules(self, file: str, rules: Rules) -> None:
         self._classification(
             file, "segment", rules.segment, {"subsistence", "simple_accumulation", "extended_accumulation"}
@@ -272,6 +309,8 @@ def _read_all(files: KnowledgeFiles) -> tuple[_Reader, dict[str, Any], list[Call
         for name, raw in raw_parameters.items()
         if (parameter := reader.model("parameters.yml", Parameter, raw, str(name))) is not None
     }
+    raw_lessons = reader.raw("lessons.yml")
+    kb["lessons"] = None if raw_lessons is None else reader.model("lessons.yml", LessonPath, raw_lessons)
     calls = reader.models("calls.yml", Call, reader.raw("calls.yml"))
     rules = reader.model("rules.yml", Rules, reader.raw("rules.yml"))
     return reader, kb, calls, rules, instrument_files
@@ -292,10 +331,12 @@ def validate_files(files: KnowledgeFiles) -> tuple[KnowledgeBase | None, list[Pr
     checker.calls("calls.yml", calls)
     if rules is not None:
         checker.rules("rules.yml", rules)
+    if kb["lessons"] is not None:
+        checker.lessons("lessons.yml", kb["lessons"])
     if reader.problems or rules is None:
         return None, reader.problems
     calls_by_instrument: dict[str, list[Call]] = {}
-    for call in sorted(calls, key=lambda call: call.closes):
+    for call in sorted((call for call in calls if not call.cancelled), key=lambda call: call.closes):
         calls_by_instrument.setdefault(call.instrument, []).append(call)
     base = KnowledgeBase(
         agencies=kb["agencies"],
@@ -307,6 +348,7 @@ def validate_files(files: KnowledgeFiles) -> tuple[KnowledgeBase | None, list[Pr
         parameters=kb["parameters"],
         rules=rules,
         glossary=kb["glossary"],
+        lessons=kb["lessons"],
         version=reader.digest.hexdigest()[:12],
     )
     return base, []

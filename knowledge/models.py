@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from knowledge.lessons import TEXT_MAX_CHARS, plain_text
+
 __all__ = [
     "AREAS",
     "NEEDS",
@@ -20,6 +22,7 @@ __all__ = [
     "STAGES",
     "Agency",
     "Area",
+    "Audience",
     "Call",
     "ClassificationRule",
     "Commune",
@@ -27,6 +30,8 @@ __all__ = [
     "DatedValue",
     "GlossaryTerm",
     "Instrument",
+    "Lesson",
+    "LessonPath",
     "Need",
     "Office",
     "Parameter",
@@ -320,6 +325,7 @@ class Call(Strict):
     scope: Literal["atacama", "nacional"]
     source: str
     notes: str | None = None
+    cancelled: bool = False  # announced and then called off: no route shows it and nobody is reminded of it
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Call:
@@ -403,3 +409,52 @@ class Rules(Strict):
         if rules[-1].when:
             raise ValueError("the last rule must have no `when`: it is the default")
         return rules
+
+
+class Audience(Strict):
+    """Who the lessons are for: a person qualifies when their age is at most `max_age` or their stage is listed."""
+
+    max_age: int = Field(ge=0, le=120)
+    stages: list[Stage] = []
+
+
+class Lesson(Strict):
+    """One short lesson, readable on one phone screen.
+
+    `text` is plain Spanish that may make words stand out with `{{ b("costos fijos") }}`; read without that
+    markup it has at most 600 characters. `instruments` and `offices` are what the lesson points to (shown by
+    name under the text).
+    """
+
+    id: Id
+    title: str = Field(min_length=1, max_length=60)
+    text: str = Field(min_length=1)
+    instruments: list[Id] = []
+    offices: list[Id] = []
+    sources: list[str] = Field(min_length=1)
+
+    @field_validator("text")
+    @classmethod
+    def _one_screen(cls, value: str) -> str:
+        length = len(plain_text(value))
+        if length > TEXT_MAX_CHARS:
+            raise ValueError(f"text has {length} characters; a lesson fits on one screen: {TEXT_MAX_CHARS} at most")
+        return value
+
+
+class LessonPath(Strict):
+    """The lessons for young people and people with only an idea (regional plan, item e), in order: who they are
+    for, the lessons, and the instruments shown after the last lesson (those meant for people starting)."""
+
+    audience: Audience
+    instruments: list[Id] = Field(min_length=1)
+    lessons: list[Lesson] = Field(min_length=1)
+
+    @field_validator("lessons")
+    @classmethod
+    def _unique_ids(cls, lessons: list[Lesson]) -> list[Lesson]:
+        ids = [lesson.id for lesson in lessons]
+        repeated = sorted({id_ for id_ in ids if ids.count(id_) > 1})
+        if repeated:
+            raise ValueError(f"duplicate lesson id {', '.join(repeated)}")
+        return lessons
