@@ -11,24 +11,34 @@ import hmac
 import logging
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.addresses import AddressCipher
-from bot.dialogue.policy import Policy, Turn
+from bot.dialogue.policy import Policy, Turn, TurnContext
 from bot.dialogue.rules import DialogueRules, load_dialogue_rules
 from bot.dialogue.state import ConversationState
+from bot.dialogue.turn import Handoff
 from bot.domain import Domain, load_domain
 from bot.kb_live import LiveKnowledge
 from bot.kb_versions import KnowledgeVersions
 from bot.outbox import OutboxQueue
+from bot.reminders import ReminderRules, load_reminder_rules, new_reminders
 from bot.render import Format
 from bot.replies import Reply, Speaker
 from bot.settings import Settings
-from bot.storage import AlreadyProcessed, NewDiagnosis, OutboxRow, StaleConversation, Store, StoredConversation
+from bot.storage import (
+    AlreadyProcessed,
+    NewDiagnosis,
+    NewReminder,
+    OutboxRow,
+    StaleConversation,
+    Store,
+    StoredConversation,
+)
 from knowledge import Diagnosis, KnowledgeBase
 from nlu.parse import IntentDict, NluBackend, ParseDict, normalize
 
@@ -50,6 +60,8 @@ class Engine:
     pseudonym_key: bytes
     fmt: Format = "text"
     live: LiveKnowledge | None = None  # the published knowledge base to follow; None: `kb` serves for good
+    handoff_days: int = 14  # how long a code for a human advisor stays valid
+    reminder_rules: ReminderRules = field(default_factory=load_reminder_rules)
 
     def __post_init__(self) -> None:
         self.addresses = AddressCipher(self.pseudonym_key)  # the outbox's addresses (bot/addresses.py)
@@ -64,6 +76,11 @@ class Engine:
         if self.live is not None and (current := self.live.current()) is not self.kb:
             self.kb = current
             self._speak_with_knowledge()
+
+    def knowledge(self) -> KnowledgeBase:
+        """The knowledge base serving now (the newest published one)."""
+        self._follow_knowledge()
+        return self.kb
 
     def in_format(self, fmt: Format) -> Engine:
         """The same engine (NLU, storage, knowledge) replying in another format, for another channel."""
@@ -146,7 +163,7 @@ class Engine:
             stores = turn.diagnosis is not None  # or it adopts the diagnosis an older version stored
             turn.replies, turn.state.route_due = [], stores
             try:
-                self._commit(key, "", read, turn)
+                self._commit(key, "", read, turn, today or date.today())
             except StaleConversation:  # the person wrote meanwhile, and that turn finished it
                 continue
             finished += stores
@@ -156,39 +173,40 @@ class Engine:
         message = _clean(text)
         digest = self._digest(message) if message and inbound.address is None else ""  # see `respond`
 
-        def decide(state: ConversationState) -> Turn:
+        def decide(state: ConversationState, context: TurnContext) -> Turn:
             if not message:
                 return self.policy.unsupported(state, today)
             button = state.buttons.get(_button_key(message, state.buttons), message)
-            return self.policy.step(state, self._parse(button), today)
+            return self.policy.step(state, self._parse(button), today, context)
 
         return self._take(key, channel, today, decide, digest, inbound)
 
     def _unsupported_turn(self, key: str, channel: str, today: date, inbound: Inbound) -> Delivery:
-        return self._take(key, channel, today, lambda state: self.policy.unsupported(state, today), "", inbound)
+        return self._take(key, channel, today, lambda state, _: self.policy.unsupported(state, today), "", inbound)
 
     def _take(
         self,
         key: str,
         channel: str,
         today: date,
-        decide: Callable[[ConversationState], Turn],
+        decide: Callable[[ConversationState, TurnContext], Turn],
         digest: str,
         inbound: Inbound,
     ) -> Delivery:
         """Read the conversation, decide the turn, write it in one transaction (taken again once if another
         writer got there first)."""
         self._follow_knowledge()
+        context = TurnContext(can_remind=inbound.address is not None, handoff=lambda: self._handoff(key))
         for attempt in (1, 2):
             read = self.store.load_conversation(key)
             state = self._state(read.state)
             if digest and digest == state.last_message and (pending := self.store.undelivered(key)):
                 return _delivery(pending)
             finished = self._finished(key, state, today)
-            turn = decide(finished.state if finished else state)
+            turn = decide(finished.state if finished else state, context)
             turn.state.last_message = digest
             try:
-                return self._commit(key, channel, read, _after(finished, turn), inbound)
+                return self._commit(key, channel, read, _after(finished, turn), today, inbound)
             except StaleConversation:
                 if attempt == 2:
                     raise
@@ -221,6 +239,13 @@ class Engine:
             logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
             return Delivery([self.speaker.say("utter_turn_failed")], [])
 
+    def _handoff(self, key: str) -> Handoff:
+        """The person's code for a human advisor (the one still valid, else a new one)."""
+        from bot.handoffs import HandoffCodes
+
+        code = HandoffCodes(self.store).code_for(key, datetime.now(UTC), timedelta(days=self.handoff_days))
+        return Handoff(code.code, code.expires_at.date())
+
     def _failed_replies(self, key: str, today: date) -> list[Reply]:
         """After a turn failed unexpectedly: a kind word and the pending question as it was."""
         return self.policy.failed(self._state(self.store.load_conversation(key).state), today).replies
@@ -251,9 +276,16 @@ class Engine:
         return self._keyed(normalize(message))[:16]
 
     def _commit(
-        self, key: str, channel: str, read: StoredConversation, turn: Turn, inbound: Inbound | None = None
+        self,
+        key: str,
+        channel: str,
+        read: StoredConversation,
+        turn: Turn,
+        today: date,
+        inbound: Inbound | None = None,
     ) -> Delivery:
-        """Write the turn in one transaction: state, the diagnosis it completes, and its replies (see Store)."""
+        """Write the turn in one transaction: state, the diagnosis it completes, the reminders it asks for or
+        stops, and its replies (see Store)."""
         inbound = inbound or LOCAL
         if turn.erase:
             self.store.erase(key)
@@ -269,9 +301,26 @@ class Engine:
         state = turn.state.model_dump(mode="json")
         replies = [reply.to_record() for reply in turn.replies]
         rows = self.store.commit_turn(
-            key, channel, read, state, replies, diagnosis, address=inbound.address, message=inbound.message
+            key,
+            channel,
+            read,
+            state,
+            replies,
+            diagnosis,
+            address=inbound.address,
+            message=inbound.message,
+            reminders=self._reminders(turn, today),
         )
         return _delivery(rows)
+
+    def _reminders(self, turn: Turn, today: date) -> list[NewReminder] | None:
+        """The reminders the turn asks for ([] to stop them), or None when it leaves them as they are."""
+        if turn.forget_reminders:
+            return []
+        if turn.remind is None:
+            return None
+        commune = turn.state.slots.get("commune")
+        return new_reminders(turn.remind, str(commune) if commune else None, self.kb, today, self.reminder_rules)
 
 
 @dataclass(frozen=True)

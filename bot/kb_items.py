@@ -171,7 +171,7 @@ def _folded(text: str) -> FoldedScalarString:
                 positions.append(last_space)
                 line_start = last_space + 1
             last_space = index
-    folded.fold_pos = positions
+    folded.fold_pos = positions  # type: ignore[attr-defined]  # ruamel reads it when dumping
     return folded
 
 

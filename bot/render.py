@@ -12,9 +12,11 @@ from markupsafe import Markup
 
 from knowledge import Diagnosis, KnowledgeBase
 from knowledge.lessons import text_sandbox
+from knowledge.models import Agency, Instrument, Office
+from knowledge.reminders import CallEvent
 from knowledge.route import instrument_card, schedule_on
 
-__all__ = ["Format", "render_answer", "render_diagnosis", "render_lesson", "render_lessons_end"]
+__all__ = ["Format", "render_answer", "render_diagnosis", "render_lesson", "render_lessons_end", "render_reminder"]
 
 Format = Literal["text", "html", "whatsapp"]  # whatsapp: plain text with *bold*
 
@@ -54,6 +56,21 @@ def render_answer(kind: str, kb: KnowledgeBase, fmt: Format, **context: object) 
     """An answer to a question about an instrument, a deadline, an office or a word (`templates/answer.j2`)."""
     template = _environment(fmt).get_template("answer.j2")
     return template.render(fmt=fmt, kind=kind, agencies=kb.agencies, **context).strip() + "\n"
+
+
+def render_reminder(
+    event: CallEvent, instrument: Instrument, agency: Agency, office: Office | None, fmt: Format
+) -> dict[str, str]:
+    """A reminder of a call (`templates/reminder.j2`): the whole `message`, and its pieces on one line each
+    (`program`, `event`, `where`), the parameters of the WhatsApp template that carries it."""
+    module: Any = _environment(fmt).get_template("reminder.j2").make_module({"fmt": fmt})  # its macros
+    pieces = {
+        "program": module.program(instrument, agency),
+        "event": module.event(event),
+        "where": module.where(office),
+    }
+    message = str(module.message(event, instrument, agency, office)).strip()
+    return {"message": message} | {name: " ".join(str(text).split()) for name, text in pieces.items()}
 
 
 def render_lesson(kb: KnowledgeBase, number: int, fmt: Format) -> str:

@@ -24,6 +24,7 @@ class Reply:
     text: str
     buttons: list[Button] = field(default_factory=list)
     diagnosis: dict[str, Any] | None = None
+    template: dict[str, Any] | None = None  # a reminder: the WhatsApp template that carries it (bot/reminders.py)
 
     def to_json(self) -> dict[str, Any]:
         """The `ruta chat --json` shape: {"text", "buttons": [titles], "diagnosis"}."""
@@ -32,12 +33,13 @@ class Reply:
     def to_record(self) -> dict[str, Any]:
         """All of the reply, as kept in the outbox until it is delivered."""
         buttons = [button.model_dump() for button in self.buttons]
-        return {"text": self.text, "buttons": buttons, "diagnosis": self.diagnosis}
+        record = {"text": self.text, "buttons": buttons, "diagnosis": self.diagnosis}
+        return record | ({"template": self.template} if self.template else {})
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Reply:
         buttons = [Button.model_validate(button) for button in record.get("buttons", [])]
-        return cls(str(record["text"]), buttons, record.get("diagnosis"))
+        return cls(str(record["text"]), buttons, record.get("diagnosis"), record.get("template"))
 
 
 class Speaker:

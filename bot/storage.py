@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     delete,
     event,
@@ -45,8 +46,10 @@ __all__ = [
     "ConversationRow",
     "DiagnosisRecord",
     "NewDiagnosis",
+    "NewReminder",
     "OutboxRow",
     "ProcessedMessage",
+    "ReminderRow",
     "StaleConversation",
     "Store",
     "StoredConversation",
@@ -117,6 +120,33 @@ class ProcessedMessage(Base):
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+class ReminderRow(Base):
+    """One instrument whose calls a person asked to be reminded of (bot/reminders.py). `address` is where to write
+    (encrypted, bot/addresses.py); `commune` picks the office; `opened` names the call whose opening was reminded.
+    Deleted with the closing reminder, on "ya no quiero avisos" and on /borrar."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("user_key", "instrument", name="uq_reminders_user_instrument"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_key: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(Text)
+    instrument: Mapped[str] = mapped_column(String(64), index=True)
+    commune: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    opened: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class NewReminder:
+    """An instrument to remind; `opened` names its call when it is open already (the route just said so)."""
+
+    instrument: str
+    commune: str | None
+    opened: str | None = None
+
+
 @dataclass(frozen=True)
 class StoredConversation:
     """A conversation's state and the version it was read at (None: no conversation yet)."""
@@ -141,6 +171,7 @@ class _StateChange:
     read: StoredConversation
     state: dict[str, Any]
     diagnosis: NewDiagnosis | None
+    reminders: list[NewReminder] | None = None  # replace the person's reminders with these ([]: none)
 
 
 class AlreadyProcessed(Exception):
@@ -155,6 +186,7 @@ _CONVERSATIONS: Table = ConversationRow.__table__  # type: ignore[assignment]
 _DIAGNOSES: Table = DiagnosisRecord.__table__  # type: ignore[assignment]
 _OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
 _PROCESSED: Table = ProcessedMessage.__table__  # type: ignore[assignment]
+_REMINDERS: Table = ReminderRow.__table__  # type: ignore[assignment]
 
 
 def _json_text(value: Any) -> str:
@@ -197,6 +229,16 @@ def _undelivered(connection: Any, key: str | None) -> list[OutboxRow]:
     return [OutboxRow(**row._mapping) for row in connection.execute(query)]
 
 
+def _replace_reminders(
+    connection: Any, key: str, channel: str, address: str | None, reminders: list[NewReminder], now: datetime
+) -> None:
+    connection.execute(delete(_REMINDERS).where(_REMINDERS.c.user_key == key))
+    if reminders and address is not None:
+        values = {"user_key": key, "channel": channel, "address": address, "created_at": now}
+        rows = [values | {"instrument": r.instrument, "commune": r.commune, "opened": r.opened} for r in reminders]
+        connection.execute(insert(_REMINDERS), rows)
+
+
 class Store:
     """Reads and writes conversations and diagnoses."""
 
@@ -233,16 +275,19 @@ class Store:
         *,
         address: str | None = None,
         message: str | None = None,
+        reminders: list[NewReminder] | None = None,
     ) -> list[OutboxRow]:
         """Write one turn in one transaction: the inbound `message` (a digest of its id) as processed, the
-        diagnosis it completes (its id goes into the state as `diagnosis_id`), the new state and its replies,
-        to be sent to `address` (encrypted; None: the caller delivers them). Without an address, returns the
+        diagnosis it completes (its id goes into the state as `diagnosis_id`), the new state, the reminders
+        asked for or stopped (`reminders`, replacing the person's; they need `address`) and its replies, to be
+        sent to `address` (encrypted; None: the caller delivers them). Without an address, returns the
         conversation's undelivered replies, oldest first (earlier ones a crash kept from being delivered, then
         these); with one, nothing (a sender delivers them).
 
         Raises StaleConversation if the conversation changed since `read`, and AlreadyProcessed if the message
         was, writing nothing."""
-        return self._write(key, channel, replies, address, message, _StateChange(read, state, diagnosis))
+        change = _StateChange(read, state, diagnosis, reminders)
+        return self._write(key, channel, replies, address, message, change)
 
     def queue_replies(
         self,
@@ -273,6 +318,8 @@ class Store:
                     connection.execute(insert(_PROCESSED).values(channel=channel, message=message, processed_at=now))
                 if change is not None:
                     self._change_state(connection, key, change, now)
+                    if change.reminders is not None:
+                        _replace_reminders(connection, key, channel, address, change.reminders, now)
                 if replies:
                     rows = [{"user_key": key, "channel": channel, "reply": r, "created_at": now} for r in replies]
                     connection.execute(insert(_OUTBOX), [row | {"address": address} for row in rows])

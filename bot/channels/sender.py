@@ -10,6 +10,9 @@ tenacity or stamina is used here: their loops die with the process). A flood lim
 service asks; 5xx and network errors back off exponentially; a message the service refuses for good (400,
 403) is dropped with a log line. A reply older than `max_age` (default 24 h, WhatsApp's customer service
 window) is dropped too. Deliveries, retries and drops are counted, logged, and shown by /healthz.
+
+The sender also runs the channel's reminders (bot/reminders.py) every `remind_every` seconds, from its start:
+they queue the reminders due in the outbox, which it then delivers like any reply.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
@@ -62,8 +65,11 @@ class OutboxSender:
         channel: str,
         transport: Transport,
         max_age: timedelta = timedelta(hours=24),
+        reminders: Callable[[], int] | None = None,
+        remind_every: float = 60.0,
     ) -> None:
         self.queue, self.cipher, self.channel, self.transport, self.max_age = queue, cipher, channel, transport, max_age
+        self.reminders, self.remind_every = reminders, remind_every
         self.counts: Counter[str] = Counter()
         self._wake = asyncio.Event()
         self._busy: dict[str, asyncio.Task[None]] = {}
@@ -77,7 +83,11 @@ class OutboxSender:
         self._wake.set()
 
     async def _run(self) -> None:
+        next_reminders = 0.0
         while True:
+            if self.reminders is not None and time.monotonic() >= next_reminders:
+                next_reminders = time.monotonic() + self.remind_every
+                self._remind(self.reminders)
             try:
                 self._claim()
             except Exception as exc:  # the database is away for a moment: try again at the next poll
@@ -89,6 +99,18 @@ class OutboxSender:
             except TimeoutError:
                 pass
             await asyncio.sleep(CLAIM_INTERVAL)
+
+    def _remind(self, reminders: Callable[[], int]) -> None:
+        try:
+            queued = reminders()
+        except Exception as exc:  # the database is away for a moment: the next look finds them still due
+            logger.error("reminders failed", extra={"event": "reminders_error", "error": type(exc).__name__})
+            return
+        if queued:
+            self.counts["reminders"] += queued
+            logger.info(
+                "reminders queued", extra={"event": "reminders_queued", "channel": self.channel, "received": queued}
+            )
 
     def _claim(self) -> None:
         room = CHATS_AT_ONCE - len(self._busy)

@@ -24,6 +24,7 @@ from bot.channels.ordering import KeyedLock
 from bot.channels.sender import OutboxSender, Transport
 from bot.engine import Engine
 from bot.outbox import OutboxQueue
+from bot.reminders import Reminders
 from bot.settings import Settings
 
 __all__ = ["ChannelEngine"]
@@ -73,10 +74,19 @@ class ChannelEngine:
         return cls(engine, channel, settings.timezone, max_age, settings.outbox_lease_seconds)
 
     def sender(self, transport: Transport) -> OutboxSender:
-        """The outbox sender of this channel over `transport`."""
+        """The outbox sender of this channel over `transport`, which also queues the channel's reminders."""
         engine = self.engine
         queue = OutboxQueue(engine.store, self.lease_seconds)
-        return OutboxSender(queue, engine.addresses, self.channel, transport, self.max_age)
+        reminders = Reminders(engine.store, engine.knowledge, self.channel, engine.fmt, engine.reminder_rules)
+        return OutboxSender(
+            queue,
+            engine.addresses,
+            self.channel,
+            transport,
+            self.max_age,
+            reminders=lambda: reminders.queue_due(self.today()),
+            remind_every=engine.reminder_rules.check_every_seconds,
+        )
 
     async def take(self, user_id: str, text: str | None, message_id: str) -> bool:
         """Take the turn of one message (text None: a voice note, photo…); its replies wait in the outbox for the

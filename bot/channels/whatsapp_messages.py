@@ -123,6 +123,8 @@ def parse_webhook(payload: Any) -> list[Inbound]:
 
 def messages_for(reply: Reply) -> list[dict[str, Any]]:
     """The Cloud API message objects (without `to`) that carry one reply."""
+    if reply.template:  # a reminder: outside the 24-hour window only an approved template is delivered
+        return [_template(reply.template)]
     if not reply.buttons:
         return [_text(part) for part in split_message(reply.text, TEXT_LIMIT)]
     shown, extra = reply.buttons[:MAX_LIST_ROWS], reply.buttons[MAX_LIST_ROWS:]
@@ -132,6 +134,17 @@ def messages_for(reply: Reply) -> list[dict[str, Any]]:
     *before, body = split_message(text, limit)
     question = _reply_buttons(body, shown) if as_buttons else _list_message(body, shown)
     return [*(_text(part) for part in before), question]
+
+
+def _template(template: dict[str, Any]) -> dict[str, Any]:
+    """A template message: the body's parameters in order, and the payload of its quick-reply button."""
+    body = [{"type": "text", "text": str(value)} for value in template["parameters"]]
+    components: list[dict[str, Any]] = [{"type": "body", "parameters": body}]
+    if template.get("button"):
+        payload = [{"type": "payload", "payload": template["button"]}]
+        components.append({"type": "button", "sub_type": "quick_reply", "index": "0", "parameters": payload})
+    language = {"code": template["language"]}
+    return {"type": "template", "template": {"name": template["name"], "language": language, "components": components}}
 
 
 def _text(body: str) -> dict[str, Any]:

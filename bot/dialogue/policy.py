@@ -8,14 +8,15 @@ are answered from the knowledge base in every phase and the pending question is 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from bot.dialogue.after_route import AFTER_ROUTE_INTENTS, AfterRoute
 from bot.dialogue.changes import accept_answers, answer_label
 from bot.dialogue.rules import DialogueRules
 from bot.dialogue.slots import answer_to_question, extract_slots
 from bot.dialogue.state import ConversationState
+from bot.dialogue.turn import Turn, TurnContext
 from bot.domain import Domain
 from bot.replies import Reply, Speaker
 from knowledge import Diagnosis, KnowledgeBase, diagnose, parse_profile
@@ -23,22 +24,12 @@ from knowledge.profile import PROFILE_FIELDS
 from knowledge.route import instrument_card, office_for, schedule_on
 from nlu.parse import ParseDict
 
-__all__ = ["Policy", "Turn"]
+__all__ = ["Policy", "Turn", "TurnContext"]
 
 QUESTION_INTENTS = {"ask_instrument", "ask_requirements", "ask_deadline", "ask_office", "ask_definition"}
 INFO_RESPONSES = {"help": "utter_help", "privacy": "utter_privacy", "bot_challenge": "utter_bot_challenge"}
 DEFAULT_OFFICE_INSTRUMENT = "sercotec_centro_negocios"
 DESTRUCTIVE = {"restart", "delete_data"}  # asked to confirm unless they come as a command (/reiniciar, /borrar)
-
-
-@dataclass
-class Turn:
-    """The outcome of one message: the state to keep, what to say, and effects for the engine."""
-
-    state: ConversationState
-    replies: list[Reply] = field(default_factory=list)
-    erase: bool = False
-    diagnosis: Diagnosis | None = None
 
 
 class Policy:
@@ -51,12 +42,13 @@ class Policy:
         self.speaker = speaker
         self.form = domain.forms[rules.form].required_slots
         self.answer_entities = {m.entity for slot in domain.slots.values() for m in slot.mappings if m.entity}
+        self.after = AfterRoute(rules, kb, speaker, self._diagnose)
 
     # -- entry point -------------------------------------------------------------------------------------------
 
-    def step(self, state: ConversationState, parse: ParseDict, today: date) -> Turn:
+    def step(self, state: ConversationState, parse: ParseDict, today: date, context: TurnContext | None = None) -> Turn:
         """Handle one parsed message; a reply identical to the previous one is never sent again as it was."""
-        turn = self._decide(state, parse, today)
+        turn = self._decide(Turn(state.model_copy(deep=True), context=context or TurnContext()), parse, today)
         return self._never_repeated(turn, state, today)
 
     def unsupported(self, state: ConversationState, today: date) -> Turn:
@@ -80,20 +72,16 @@ class Policy:
             return self._never_repeated(self._ask(turn, today), state, today)
         return self._never_repeated(turn, state, today)
 
-    def _decide(self, state: ConversationState, parse: ParseDict, today: date) -> Turn:
-        turn = Turn(state.model_copy(deep=True))
-        intent = self._intent(parse, turn.state)
-        confirmed, turn.state.confirming = turn.state.confirming, None
-        if confirmed and intent in {"affirm", "deny", confirmed}:  # asking again is a yes
-            intent = "cancel" if intent == "deny" else confirmed
-        elif intent in DESTRUCTIVE and not _is_command(parse) and turn.state.slots:
-            return self._confirm(turn, intent)  # a guess from free text never erases answers
+    def _decide(self, turn: Turn, parse: ParseDict, today: date) -> Turn:
+        intent = self._yes_or_no_taken(turn, self._intent(parse, turn.state), parse)
+        if intent is None:
+            return turn
         if intent == "cancel":
             turn.replies.append(self.speaker.say("utter_keep_going"))
             return self._continue(turn, today)
         if intent == "delete_data":
             return self._erase(turn, "utter_deleted")
-        if intent == "restart" or (intent == "start_diagnosis" and turn.state.phase == "done"):
+        if intent == "restart":
             return self._restart(turn, today)
         if intent in INFO_RESPONSES:
             turn.replies.append(self.speaker.say(INFO_RESPONSES[intent]))
@@ -101,8 +89,29 @@ class Policy:
         if intent in QUESTION_INTENTS:
             turn.replies.append(self._answer(intent, parse, turn.state, today))
             return self._continue(turn, today, resume=True)
+        if intent in AFTER_ROUTE_INTENTS:
+            self.after.handle(intent, turn, today)
+            return self._continue(turn, today, resume=True)
         handler = {"new": self._new, "consent": self._consent, "form": self._form, "done": self._done}
         return handler[turn.state.phase](turn, parse, today)
+
+    def _yes_or_no_taken(self, turn: Turn, intent: str, parse: ParseDict) -> str | None:
+        """The intent to act on once the yes-or-no question asked last (a confirmation, the reminders offer) took
+        its answer; None when that answer, or a confirmation asked now, is the whole turn."""
+        state = turn.state
+        if intent == "start_diagnosis" and state.phase == "done":
+            intent = "restart"  # a new diagnosis starts from no answers: confirmed first, like a restart in words
+        confirmed, state.confirming = state.confirming, None
+        offer, state.offer = state.offer, None
+        if offer == "reminders" and intent in {"affirm", "deny"}:
+            self.after.answer_offer(turn, intent == "affirm")
+            return None
+        if confirmed and intent in {"affirm", "deny", confirmed}:  # asking again is a yes
+            return "cancel" if intent == "deny" else confirmed
+        if intent in DESTRUCTIVE and not _is_command(parse) and state.slots:
+            self._confirm(turn, intent)  # a guess from free text never erases answers
+            return None
+        return intent
 
     def _hint(self, turn: Turn) -> Reply:
         """A way forward added to a reply that would repeat the last one: what can be asked, or a person."""
@@ -205,10 +214,11 @@ class Policy:
         if accepted.changed or added:
             turn.replies += self._say_changed(accepted.changed + added, state)
             return self._deliver(turn, today)
-        name = {"thank": "utter_thank", "goodbye": "utter_goodbye"}.get(
-            parse["intent"]["name"], "utter_after_diagnosis"
-        )
-        turn.replies.append(self.speaker.say(name))
+        name = {"thank": "utter_thank", "goodbye": "utter_goodbye"}.get(parse["intent"]["name"])
+        if name is None:
+            self.after.what_next(turn, today)
+        else:
+            turn.replies.append(self.speaker.say(name))
         return turn
 
     def _say_changed(self, slots: list[str], state: ConversationState, response: str = "utter_changed") -> list[Reply]:
@@ -314,11 +324,8 @@ class Policy:
         state.phase, state.requested_slot = "done", None  # the last buttons stay: pressed again, they change nothing
         state.route = [step.result.instrument.id for step in diagnosis.route]
         turn.diagnosis = diagnosis
-        turn.replies += [
-            self.speaker.say("utter_diagnosis_ready"),
-            self.speaker.diagnosis(diagnosis),
-            self.speaker.say("utter_after_diagnosis"),
-        ]
+        turn.replies += [self.speaker.say("utter_diagnosis_ready"), self.speaker.diagnosis(diagnosis)]
+        self.after.offers(turn, diagnosis)
         return turn
 
     def _diagnose(self, state: ConversationState, today: date) -> Diagnosis:

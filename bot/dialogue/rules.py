@@ -54,6 +54,7 @@ class DialogueRules(_Strict):
     commands: dict[str, str]
     command_menu: dict[str, str]
     term_instruments: dict[str, str]
+    handoff_instrument: str
 
     @model_validator(mode="after")
     def _menu_lists_known_commands(self) -> DialogueRules:

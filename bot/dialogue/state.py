@@ -28,3 +28,5 @@ class ConversationState(BaseModel):
     last_message: str = ""  # a keyed digest of the last message, to know it again when it is sent again
     diagnosis_id: int | None = None  # the stored diagnosis of the route shown (None while not done)
     route_due: bool = False  # the diagnosis was stored at start-up (after a crash): show the route next time
+    offer: str | None = None  # "reminders": the bot just asked whether to remind the calls; a yes or no answers it
+    lesson: int = 0  # the lesson for people starting shown last (1-based); 0: not reading the lessons

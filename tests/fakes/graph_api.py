@@ -285,6 +285,7 @@ class FakeGraphApi(Service):
         self.read_receipts: list[str] = []
         self.faults = FaultInjector()
         self.latency = 0.0  # seconds each send takes (a slow service)
+        self.templates: dict[str, int] = {}  # approved templates: name -> how many body parameters it takes
         self.accepted_count = 0
         self._sent: dict[str, list[JsonDict]] = {}
         self._ids = itertools.count(1)
@@ -365,6 +366,8 @@ class FakeGraphApi(Service):
         if isinstance(payload, dict) and "status" in payload:
             return self._mark_read(payload)
         to = validate_message(payload)
+        if payload.get("type") == "template":
+            self._check_approved(payload["template"])
         message_id = f"wamid.HBgL{to}FQIAERgS{next(self._ids):012X}{secrets.token_hex(4).upper()}"
         self._sent.setdefault(to, []).append(payload)
         self.accepted_count += 1
@@ -376,6 +379,21 @@ class FakeGraphApi(Service):
             "contacts": [{"input": to, "wa_id": to}],
             "messages": [{"id": message_id}],
         }
+
+    def _check_approved(self, template: JsonDict) -> None:
+        """Like the Cloud API: only an approved template, with its number of parameters, each on one line."""
+        name = template["name"]
+        if name not in self.templates:
+            raise GraphError(404, 132001, "(#132001) Template name does not exist in the translation", details=name)
+        body = [c for c in template.get("components", []) if c.get("type") == "body"]
+        parameters = body[0].get("parameters", []) if body else []
+        if len(parameters) != self.templates[name]:
+            message = "(#132000) Number of parameters does not match the expected number of params"
+            raise GraphError(400, 132000, message, details=f"{len(parameters)} given, {self.templates[name]} expected")
+        for parameter in parameters:
+            text = str(parameter.get("text", ""))
+            if "\n" in text or "\t" in text or "     " in text:
+                raise _invalid_param("template.components.parameters.text", "has new lines, tabs or 5 spaces")
 
     def _mark_read(self, payload: JsonDict) -> JsonDict:
         """A read receipt: ``{"messaging_product": "whatsapp", "status": "read", "message_id": ...}``."""
