@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     processed_ids_days: float = Field(
         default=7.0, gt=0, description="How long the ids of processed messages are kept to spot re-deliveries."
     )
+    handoff_code_days: int = Field(
+        default=14, ge=1, description="How many days the code a person shows a human advisor stays valid."
+    )
     kb_refresh_seconds: float = Field(
         default=2.0, gt=0, description="How often a running bot checks for a newly published knowledge base."
     )

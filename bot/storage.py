@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ __all__ = [
     "Base",
     "ConversationRow",
     "DiagnosisRecord",
+    "HandoffCodeRow",
     "NewDiagnosis",
     "NewReminder",
     "OutboxRow",
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_REVISION = "0005"  # the newest file in migrations/versions (a test keeps them equal)
+SCHEMA_REVISION = "0006"  # the newest file in migrations/versions (a test keeps them equal)
 
 
 class Base(DeclarativeBase):
@@ -136,6 +137,22 @@ class ReminderRow(Base):
     commune: Mapped[str | None] = mapped_column(String(32), nullable=True)
     opened: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HandoffCodeRow(Base):
+    """A code a person shows a human advisor (bot/handoffs.py): it leads to their conversation's pseudonym and to
+    nothing else. Deleted on /borrar, with the conversation by the retention purge, and `EXPIRED_CODES_KEPT`
+    after it expired (until then staff who type it are told it expired, and when)."""
+
+    __tablename__ = "handoff_codes"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+EXPIRED_CODES_KEPT = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -406,11 +423,12 @@ class Store:
             )
 
     def erase(self, key: str) -> None:
-        """Delete everything kept about one user (conversation, diagnoses and undelivered replies)."""
+        """Delete everything kept about one user (conversation, diagnoses, undelivered replies, hand-off codes)."""
         with self._sessions.begin() as session:
             session.execute(delete(ConversationRow).where(ConversationRow.key == key))
             session.execute(delete(DiagnosisRecord).where(DiagnosisRecord.user_key == key))
             session.execute(delete(OutboxRow).where(OutboxRow.user_key == key))
+            session.execute(delete(HandoffCodeRow).where(HandoffCodeRow.user_key == key))
 
     def diagnoses(self, key: str | None = None) -> list[DiagnosisRecord]:
         """Diagnosis records, oldest first: one user's (`key`), or everybody's."""
@@ -441,13 +459,17 @@ class Store:
             return Counter(str(state.get("phase", "new")) for state in connection.execute(query).scalars())
 
     def purge(self, before: datetime) -> tuple[int, int]:
-        """Delete diagnoses made and conversations last touched before `before` (the retention rule).
+        """Delete diagnoses made and conversations last touched before `before` (the retention rule), with the
+        hand-off codes of the conversations deleted and those expired more than `EXPIRED_CODES_KEPT` ago.
 
         Returns how many conversations and diagnoses were deleted."""
         with self._sessions.begin() as session:
             conversations = session.execute(delete(ConversationRow).where(ConversationRow.updated_at < before))
             diagnoses = session.execute(delete(DiagnosisRecord).where(DiagnosisRecord.created_at < before))
             session.execute(delete(OutboxRow).where(OutboxRow.created_at < before))
+            orphan = HandoffCodeRow.user_key.not_in(select(ConversationRow.key))
+            stale = HandoffCodeRow.expires_at < datetime.now(UTC) - EXPIRED_CODES_KEPT
+            session.execute(delete(HandoffCodeRow).where(orphan | stale))
         return conversations.rowcount, diagnoses.rowcount  # type: ignore[attr-defined]
 
     def close(self) -> None:
