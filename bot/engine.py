@@ -23,6 +23,7 @@ from bot.dialogue.rules import DialogueRules, load_dialogue_rules
 from bot.dialogue.state import ConversationState
 from bot.dialogue.turn import Handoff
 from bot.domain import Domain, load_domain
+from bot.handoffs import HandoffCodes
 from bot.kb_live import LiveKnowledge
 from bot.kb_versions import KnowledgeVersions
 from bot.outbox import OutboxQueue
@@ -241,8 +242,6 @@ class Engine:
 
     def _handoff(self, key: str) -> Handoff:
         """The person's code for a human advisor (the one still valid, else a new one)."""
-        from bot.handoffs import HandoffCodes
-
         code = HandoffCodes(self.store).code_for(key, datetime.now(UTC), timedelta(days=self.handoff_days))
         return Handoff(code.code, code.expires_at.date())
 
@@ -407,6 +406,7 @@ def build_engine(settings: Settings, fmt: Format = "text") -> Engine:
         pseudonym_key=settings.resolved_pseudonym_key(),
         fmt=fmt,
         live=live,
+        handoff_days=settings.handoff_code_days,
     )
     if finished := engine.finish_unfinished():
         logger.info("unfinished", extra={"event": "conversations_finished", "received": finished})

@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_REVISION = "0006"  # the newest file in migrations/versions (a test keeps them equal)
+SCHEMA_REVISION = "0007"  # the newest file in migrations/versions (a test keeps them equal)
 
 
 class Base(DeclarativeBase):
@@ -423,12 +423,14 @@ class Store:
             )
 
     def erase(self, key: str) -> None:
-        """Delete everything kept about one user (conversation, diagnoses, undelivered replies, hand-off codes)."""
+        """Delete everything kept about one user (conversation, diagnoses, undelivered replies, hand-off codes,
+        reminders with their address)."""
         with self._sessions.begin() as session:
             session.execute(delete(ConversationRow).where(ConversationRow.key == key))
             session.execute(delete(DiagnosisRecord).where(DiagnosisRecord.user_key == key))
             session.execute(delete(OutboxRow).where(OutboxRow.user_key == key))
             session.execute(delete(HandoffCodeRow).where(HandoffCodeRow.user_key == key))
+            session.execute(delete(ReminderRow).where(ReminderRow.user_key == key))
 
     def diagnoses(self, key: str | None = None) -> list[DiagnosisRecord]:
         """Diagnosis records, oldest first: one user's (`key`), or everybody's."""
@@ -467,6 +469,7 @@ class Store:
             conversations = session.execute(delete(ConversationRow).where(ConversationRow.updated_at < before))
             diagnoses = session.execute(delete(DiagnosisRecord).where(DiagnosisRecord.created_at < before))
             session.execute(delete(OutboxRow).where(OutboxRow.created_at < before))
+            session.execute(delete(ReminderRow).where(ReminderRow.created_at < before))
             orphan = HandoffCodeRow.user_key.not_in(select(ConversationRow.key))
             stale = HandoffCodeRow.expires_at < datetime.now(UTC) - EXPIRED_CODES_KEPT
             session.execute(delete(HandoffCodeRow).where(orphan | stale))

@@ -8,7 +8,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from bot.storage import MIGRATIONS, SCHEMA_REVISION, Store, StoredConversation
+from bot.storage import MIGRATIONS, SCHEMA_REVISION, NewReminder, Store, StoredConversation
 
 
 def test_the_schema_revision_is_the_newest_migration() -> None:
@@ -67,3 +67,20 @@ def test_the_outbox_migration_keeps_conversations_and_goes_back(tmp_path: Path) 
     _alembic(url, "downgrade", "0004")
     assert "outbox" not in inspect(create_engine(url)).get_table_names()
     assert Store(url).load_state("k") == {"phase": "done"}
+
+
+def test_the_reminders_migration_keeps_the_conversation_and_goes_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    store = Store(url)
+    read = store.load_conversation("k")
+    reminders = [NewReminder("sercotec_crece", "copiapo")]
+    store.commit_turn("k", "telegram", read, {"phase": "done"}, [], address="encrypted", reminders=reminders)
+    store.close()
+    _alembic(url, "downgrade", "0006")
+    assert "reminders" not in inspect(create_engine(url)).get_table_names()
+    _alembic(url, "upgrade", "0007")
+    store = Store(url)
+    assert store.load_state("k") == {"phase": "done"}
+    store.commit_turn("k", "telegram", store.load_conversation("k"), {"phase": "done"}, [], reminders=reminders)
+    with store.engine.connect() as connection:  # without an address nothing is kept to write back to
+        assert connection.execute(text("SELECT count(*) FROM reminders")).scalar_one() == 0
