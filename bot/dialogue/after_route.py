@@ -55,7 +55,9 @@ class AfterRoute:
         elif intent == "human_handoff":
             turn.replies.append(self._handoff(turn, today))
         elif intent == "show_route":
-            turn.replies.append(self.speaker.diagnosis(self.diagnose(turn.state, today)))
+            diagnosis = self.diagnose(turn.state, today)
+            turn.replies.append(self.speaker.diagnosis(diagnosis))
+            self._add(turn, self._what_next(turn.state, diagnosis))
         elif intent == "send_route":
             turn.replies.append(self.speaker.route_document(self.diagnose(turn.state, today)))
         elif intent in {"lessons", "next_lesson"}:

@@ -73,9 +73,17 @@ def _bodies(messages: list[dict[str, Any]]) -> str:
 
 
 async def _diagnosed(user: WhatsAppUser) -> list[dict[str, Any]]:
+    """The whole diagnosis; the replies to the last answer, up to the offer of reminders (the last of them)."""
     for action, text in DIAGNOSIS:
         await getattr(user, action)(text)
-    return await user.says("no sé")
+    before = len(user.graph.sent(WA_USER))
+    await user.says("no sé")
+    for _ in range(200):
+        replies = user.graph.sent(WA_USER)[before:]
+        if "¿Te aviso cuando abra" in _bodies(replies):
+            return replies
+        await asyncio.sleep(0.05)
+    raise AssertionError(_bodies(user.graph.sent(WA_USER)[before:]))
 
 
 async def test_a_reminder_reaches_whatsapp_as_the_template_and_its_button_gives_the_route(
