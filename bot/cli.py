@@ -17,6 +17,7 @@ import click
 import orjson
 
 from bot.admin_cli import admin
+from bot.advisor_cli import advisor
 from bot.kb_cli import KB_COMMANDS
 from bot.profile_input import InputError, read_documents
 from bot.render import render_diagnosis
@@ -149,6 +150,7 @@ def validate(directory: Path) -> None:
 for _command in KB_COMMANDS:
     kb.add_command(_command)
 main.add_command(admin)
+main.add_command(advisor)
 
 
 @main.command()

@@ -16,7 +16,15 @@ from knowledge.models import Agency, Instrument, Office
 from knowledge.reminders import CallEvent
 from knowledge.route import instrument_card, schedule_on
 
-__all__ = ["Format", "render_answer", "render_diagnosis", "render_lesson", "render_lessons_end", "render_reminder"]
+__all__ = [
+    "Format",
+    "render_answer",
+    "render_diagnosis",
+    "render_lesson",
+    "render_lessons_end",
+    "render_reminder",
+    "render_template",
+]
 
 Format = Literal["text", "html", "whatsapp"]  # whatsapp: plain text with *bold*
 
@@ -50,6 +58,11 @@ def render_diagnosis(diagnosis: Diagnosis, kb: KnowledgeBase, fmt: Format = "tex
         ).strip()
         + "\n"
     )
+
+
+def render_template(name: str, fmt: Format, **context: object) -> str:
+    """Any template of `bot/templates` in `fmt` (given to it as `fmt`), trimmed, ending in one newline."""
+    return _environment(fmt).get_template(name).render(fmt=fmt, **context).strip() + "\n"
 
 
 def render_answer(kind: str, kb: KnowledgeBase, fmt: Format, **context: object) -> str:

@@ -1,8 +1,9 @@
 """Staff accounts of the console: a name, a role and an argon2 hash of the password; lockout after failures.
 
 Roles: `editor` (edits the draft), `publisher` (also publishes and rolls back), `analyst` (reports and exports
-only). There is no default account and no default password: the first one is made with
-`ruta admin create-user NAME --role publisher`. A password is never stored or logged in clear.
+only), `advisor` (attends people who show their hand-off code, only; editors and publishers may too). There is no
+default account and no default password: the first one is made with `ruta admin create-user NAME --role publisher`.
+A password is never stored or logged in clear.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bot.storage import Base, Store
 
 __all__ = ["ROLES", "AccountError", "Role", "StaffAccount", "StaffAccountRow", "StaffAccounts"]
 
-Role = Literal["editor", "publisher", "analyst"]
+Role = Literal["editor", "publisher", "analyst", "advisor"]
 ROLES: tuple[str, ...] = get_args(Role)
 MIN_PASSWORD = 12
 NAME_MAX = 64
