@@ -197,7 +197,7 @@ class Engine:
         """Read the conversation, decide the turn, write it in one transaction (taken again once if another
         writer got there first)."""
         self._follow_knowledge()
-        context = TurnContext(can_remind=inbound.address is not None, handoff=lambda: self._handoff(key))
+        context = TurnContext(can_remind=inbound.address is not None, handoff=lambda: self._handoff(key, today))
         for attempt in (1, 2):
             read = self.store.load_conversation(key)
             state = self._state(read.state)
@@ -240,10 +240,12 @@ class Engine:
             logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
             return Delivery([self.speaker.say("utter_turn_failed")], [])
 
-    def _handoff(self, key: str) -> Handoff:
-        """The person's code for a human advisor (the one still valid, else a new one)."""
-        code = HandoffCodes(self.store).code_for(key, datetime.now(UTC), timedelta(days=self.handoff_days))
-        return Handoff(code.code, code.expires_at.date())
+    def _handoff(self, key: str, today: date) -> Handoff:
+        """The person's code for a human advisor (the one still valid, else a new one), with the last day it is
+        valid on the person's calendar (`today` is the channel's day, not UTC's)."""
+        now = datetime.now(UTC)
+        code = HandoffCodes(self.store).code_for(key, now, timedelta(days=self.handoff_days))
+        return Handoff(code.code, today + timedelta(days=(code.expires_at - now).days))
 
     def _failed_replies(self, key: str, today: date) -> list[Reply]:
         """After a turn failed unexpectedly: a kind word and the pending question as it was."""
