@@ -121,13 +121,25 @@ class Policy:
         return self.speaker.say("utter_stuck")
 
     def _intent(self, parse: ParseDict, state: ConversationState) -> str:
-        """The intent, except that an unsure guess carrying an answer to the form is read as that answer."""
+        """The intent, except while a question waits: an unsure guess carrying an answer to the form, or a request
+        for what follows the route carrying an answer to the question ("necesito un asesor" at the question of
+        what is needed), is read as that answer; "otra", "siguiente" outside the lessons are no answer."""
         intent = parse["intent"]["name"]
+        if state.phase != "form":
+            return intent
+        found = {entity["entity"] for entity in parse["entities"]}
         unsure = parse["intent"]["confidence"] < self.rules.intent_min_confidence
-        answers = any(entity["entity"] in self.answer_entities for entity in parse["entities"])
-        if unsure and intent != "inform" and state.phase == "form" and answers:
+        if (unsure and intent != "inform" and found & self.answer_entities) or (
+            intent in AFTER_ROUTE_INTENTS and found & self._entities_of(state.requested_slot)
+        ):
             return "inform"
-        return intent
+        return "out_of_scope" if intent == "next_lesson" else intent
+
+    def _entities_of(self, slot: str | None) -> set[str]:
+        """The entity types that answer `slot`."""
+        if slot is None:
+            return set()
+        return {mapping.entity for mapping in self.domain.slots[slot].mappings if mapping.entity}
 
     def _confirm(self, turn: Turn, intent: str) -> Turn:
         """Ask before erasing the answers given so far ("¿Quieres empezar de nuevo?")."""
