@@ -8,7 +8,8 @@ send each reminder once; nothing kept holds the chat id in clear."""
 from __future__ import annotations
 
 import hashlib
-import threading
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -141,24 +142,26 @@ def test_a_reminder_due_while_the_bot_was_down_goes_out_once_at_the_next_start(t
     assert len(_outbox(restarted)) == 1
 
 
+def _look_when_told(url: str, start: Any, today: date) -> int:
+    """One process of the bot: its own connection, looking at the reminders when the other one does."""
+    reminders = Reminders(
+        Store(url), Knowledge(_call(), _call(CRECE, date(2030, 3, 1), date(2030, 3, 30))), "telegram", "html"
+    )
+    start.wait()
+    return reminders.queue_due(today)
+
+
 def test_two_processes_looking_at_once_send_each_reminder_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ruta.sqlite3'}"
     knowledge = Knowledge(_call(), _call(CRECE, date(2030, 3, 1), date(2030, 3, 30)))
     store = Store(url)
     for chat in range(300):
         _subscribe(store, str(1000 + chat), [SEMILLA, CRECE], knowledge(), date(2030, 1, 10))
-    workers = [Reminders(Store(url), knowledge, "telegram", "html") for _ in range(2)]
-    start, counts = threading.Barrier(2), [0, 0]
-
-    def look(n: int) -> None:
-        start.wait()
-        counts[n] = workers[n].queue_due(date(2030, 3, 5))
-
-    threads = [threading.Thread(target=look, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    context = multiprocessing.get_context("fork")
+    with context.Manager() as manager, ProcessPoolExecutor(2, mp_context=context) as pool:
+        start = manager.Barrier(2)
+        looks = [pool.submit(_look_when_told, url, start, date(2030, 3, 5)) for _ in range(2)]
+        counts = [look.result(timeout=120) for look in looks]
     assert sum(counts) == 600
     rows = _outbox(store)
     assert len(rows) == 600 and len({(row.user_key, row.reply["text"]) for row in rows}) == 600
