@@ -163,7 +163,8 @@ def chat(as_json: bool, script: IO[str] | None, user: str, today: date | None, v
     """Talk to the assistant in the console (the main job), or drive it line by line with --json.
 
     The screen shows only the conversation: logs (JSON lines) go to RUTA_HOME/logs/chat.log, or with --verbose
-    to stderr."""
+    to stderr. A document sent (the route as a PDF) is saved in RUTA_HOME/documentos and its path shown (in --json,
+    as the reply's "document")."""
     from bot.console import run_interactive, run_json  # the chat stack is imported only by the commands using it
     from bot.engine import build_engine
     from bot.logs import configure_logging
@@ -172,9 +173,9 @@ def chat(as_json: bool, script: IO[str] | None, user: str, today: date | None, v
     configure_logging(path=None if verbose else settings.chat_log_path)
     engine = _engine(build_engine, settings)
     if as_json or script is not None:
-        run_json(engine, script or sys.stdin, user, today)
+        run_json(engine, script or sys.stdin, user, today, settings.documents_dir)
     else:
-        run_interactive(engine, user, today)
+        run_interactive(engine, user, today, settings.documents_dir)
 
 
 @main.group()

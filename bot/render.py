@@ -23,6 +23,7 @@ __all__ = [
     "render_lesson",
     "render_lessons_end",
     "render_reminder",
+    "render_route_page",
     "render_template",
 ]
 
@@ -58,6 +59,16 @@ def render_diagnosis(diagnosis: Diagnosis, kb: KnowledgeBase, fmt: Format = "tex
         ).strip()
         + "\n"
     )
+
+
+def render_route_page(
+    diagnosis: Diagnosis, kb: KnowledgeBase, *, kb_version: str, made_on: date, size: float, cap: int | None
+) -> str:
+    """The route as the HTML page of its PDF (`templates/route_document.html.j2`): body type of `size` points,
+    lists cut to `cap` items (None: all)."""
+    template = _environment("html").get_template("route_document.html.j2")
+    context = {"d": diagnosis.to_dict(), "agencies": kb.agencies, "kb_version": kb_version, "size": size, "cap": cap}
+    return template.render(fmt="html", made_on=made_on.isoformat(), **context)
 
 
 def render_template(name: str, fmt: Format, **context: object) -> str:

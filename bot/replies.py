@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import base64
 import html
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from bot.domain import Button, Domain
 from bot.render import Format, render_answer, render_diagnosis, render_lesson, render_lessons_end
+from bot.route_document import render_route_pdf
 from knowledge import Diagnosis, KnowledgeBase
 
-__all__ = ["NEXT_LESSON", "Reply", "Speaker"]
+__all__ = ["NEXT_LESSON", "Document", "Reply", "Speaker"]
 
 NEXT_LESSON = "/next_lesson"  # the payload of the "Siguiente" button of `utter_lesson_buttons`
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file sent with a reply (the route as a PDF); in a record its bytes are base64 text."""
+
+    filename: str
+    mime: str
+    data: bytes
+
+    def to_record(self) -> dict[str, str]:
+        return {"filename": self.filename, "mime": self.mime, "data": base64.b64encode(self.data).decode("ascii")}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Document:
+        return cls(str(record["filename"]), str(record["mime"]), base64.b64decode(record["data"], validate=True))
 
 
 @dataclass(frozen=True)
@@ -25,21 +44,26 @@ class Reply:
     buttons: list[Button] = field(default_factory=list)
     diagnosis: dict[str, Any] | None = None
     template: dict[str, Any] | None = None  # a reminder: the WhatsApp template that carries it (bot/reminders.py)
+    document: Document | None = None  # a file sent with the text (the route as a PDF: Speaker.route_document)
 
-    def to_json(self) -> dict[str, Any]:
-        """The `ruta chat --json` shape: {"text", "buttons": [titles], "diagnosis"}."""
-        return {"text": self.text, "buttons": [button.title for button in self.buttons], "diagnosis": self.diagnosis}
+    def to_json(self, saved: Path | None = None) -> dict[str, Any]:
+        """The `ruta chat --json` shape: {"text", "buttons": [titles], "diagnosis"}, and "document": the path where
+        the console `saved` the reply's document, if it did."""
+        shape = {"text": self.text, "buttons": [button.title for button in self.buttons], "diagnosis": self.diagnosis}
+        return shape | ({"document": str(saved)} if saved is not None else {})
 
     def to_record(self) -> dict[str, Any]:
         """All of the reply, as kept in the outbox until it is delivered."""
         buttons = [button.model_dump() for button in self.buttons]
         record = {"text": self.text, "buttons": buttons, "diagnosis": self.diagnosis}
-        return record | ({"template": self.template} if self.template else {})
+        record |= {"template": self.template} if self.template else {}
+        return record | ({"document": self.document.to_record()} if self.document else {})
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Reply:
         buttons = [Button.model_validate(button) for button in record.get("buttons", [])]
-        return cls(str(record["text"]), buttons, record.get("diagnosis"), record.get("template"))
+        document = Document.from_record(record["document"]) if record.get("document") else None
+        return cls(str(record["text"]), buttons, record.get("diagnosis"), record.get("template"), document=document)
 
 
 class Speaker:
@@ -86,6 +110,14 @@ class Speaker:
 
     def answer(self, kind: str, today: date, **context: Any) -> Reply:
         return Reply(render_answer(kind, self.kb, self.fmt, today=today, **context).strip())
+
+    def route_document(self, diagnosis: Diagnosis) -> Reply:
+        """The route as a one-page PDF (bot/route_document.py), made on the diagnosis's day, with its caption."""
+        made_on = diagnosis.today
+        pdf = render_route_pdf(diagnosis, self.kb, kb_version=self.kb.version, made_on=made_on)
+        document = Document(f"ruta-{made_on.isoformat()}.pdf", "application/pdf", pdf)
+        caption = self.say("utter_route_document")
+        return Reply(caption.text, caption.buttons, document=document)
 
     # -- lessons for people starting (knowledge/data/lessons.yml) ----------------------------------------------
 

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
         )
 
     @property
+    def documents_dir(self) -> Path:
+        """Where `ruta chat` saves the documents it is sent (the route as a PDF)."""
+        return self.home / "documentos"
+
+    @property
     def chat_log_path(self) -> Path:
         """Where `ruta chat` writes its logs (JSON lines), so none reaches the chat's screen."""
         return self.home / "logs" / "chat.log"

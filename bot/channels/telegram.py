@@ -2,9 +2,10 @@
 
 Closed questions become inline keyboards whose callback data is the button's payload; a pressed button is
 answered, the question is edited to show the choice, and the payload goes to the engine. Replies are Telegram
-HTML (the templates escape every value), split under 4,096 characters. Voice notes, photos, stickers and the
-like get a kind reply; edits and channel posts are ignored. One chat's updates are handled in order, many chats
-at once.
+HTML (the templates escape every value), split under 4,096 characters; a reply's document (the route as a PDF) is
+uploaded with sendDocument, the text as its caption when it fits (else the text goes first) and the buttons on
+it. Voice notes, photos, stickers and the like get a kind reply; edits and channel posts are ignored. One chat's
+updates are handled in order, many chats at once.
 
 An update's turn is committed with its replies in the outbox and its update id as processed (bot/engine.py);
 the outbox sender (bot/channels/sender.py) sends the replies, retrying flood limits and network errors. The
@@ -58,12 +59,12 @@ from telegram.ext import (
 from bot.channels.aiohttp_request import AiohttpRequest
 from bot.channels.retry import backoff, send_with_retry
 from bot.channels.sender import OutboxSender
-from bot.channels.split import split_message
+from bot.channels.split import split_message, utf16_length
 from bot.channels.telegram_update import Update as CheckedUpdate
 from bot.channels.telegram_update import check_update, serves
 from bot.channels.turns import ChannelEngine
 from bot.domain import Button
-from bot.replies import Reply
+from bot.replies import Document, Reply
 from nlu.bounded_json import loads_bounded
 
 __all__ = [
@@ -120,6 +121,18 @@ def _chosen_title(message: Message, data: str) -> str | None:
     return next((key.text for row in rows for key in row if key.callback_data == data), None)
 
 
+@dataclass(frozen=True)
+class DocumentPart:
+    """A reply's document as one message: sendDocument, with a caption (Telegram HTML) and the reply's buttons."""
+
+    document: Document
+    caption: str | None
+    buttons: list[Button]
+
+
+TextPart = tuple[str, list[Button]]
+
+
 class TelegramTransport:
     """Telegram as the outbox sender's transport: a reply's HTML parts, the keyboard with the last one."""
 
@@ -127,13 +140,23 @@ class TelegramTransport:
         self.bot = bot
         self.sending = asyncio.Semaphore(CONNECTIONS)
 
-    def parts(self, reply: Reply) -> list[tuple[str, list[Button]]]:
+    def parts(self, reply: Reply) -> list[TextPart | DocumentPart]:
+        document = reply.document
+        if document is not None and utf16_length(reply.text) <= MessageLimit.CAPTION_LENGTH:
+            return [DocumentPart(document, reply.text.strip() or None, reply.buttons)]
         parts = split_message(reply.text, MessageLimit.MAX_TEXT_LENGTH)
-        return [(part, reply.buttons if number == len(parts) else []) for number, part in enumerate(parts, start=1)]
+        buttons = reply.buttons if document is None else []
+        texts: list[TextPart | DocumentPart] = [
+            (part, buttons if number == len(parts) else []) for number, part in enumerate(parts, start=1)
+        ]
+        return texts if document is None else [*texts, DocumentPart(document, None, reply.buttons)]
 
-    async def send(self, address: str, part: tuple[str, list[Button]]) -> None:
-        text, buttons = part
+    async def send(self, address: str, part: TextPart | DocumentPart) -> None:
         async with self.sending:
+            if isinstance(part, DocumentPart):
+                await self._send_document(int(address), part)
+                return
+            text, buttons = part
             await self.bot.send_message(
                 int(address),
                 text,
@@ -141,6 +164,17 @@ class TelegramTransport:
                 reply_markup=keyboard(buttons),
                 link_preview_options=NO_PREVIEW,
             )
+
+    async def _send_document(self, chat_id: int, part: DocumentPart) -> None:
+        """Upload the file (multipart; its type follows its name's extension)."""
+        await self.bot.send_document(
+            chat_id,
+            part.document.data,
+            filename=part.document.filename,
+            caption=part.caption,
+            parse_mode=ParseMode.HTML if part.caption else None,
+            reply_markup=keyboard(part.buttons),
+        )
 
     def retry_delay(self, exc: Exception, attempt: int) -> float | None:
         return retry_delay(exc, attempt)

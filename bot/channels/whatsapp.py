@@ -6,6 +6,8 @@ outbox, before the webhook answers 200: a process killed earlier leaves Meta to 
 message delivered twice (before or after a restart) is taken once (the processed-messages table). If the
 database cannot be written the webhook answers 503, so Meta delivers it again later. The outbox sender
 (bot/channels/sender.py) posts the replies to the Graph API with httpx, retrying 429, 5xx and network errors.
+A document is uploaded first (`POST /media`) and then sent by the media id it was given: both calls are one part
+of the reply, so a failure of either retries both (an upload not sent expires unused at Meta).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import orjson
@@ -25,8 +26,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from bot.channels.retry import backoff
 from bot.channels.sender import OutboxSender
 from bot.channels.turns import ChannelEngine
-from bot.channels.whatsapp_messages import Inbound, messages_for, parse_webhook
-from bot.replies import Reply
+from bot.channels.whatsapp_messages import DocumentMessage, Inbound, Outgoing, messages_for, parse_webhook
+from bot.replies import Document, Reply
 from nlu.bounded_json import loads_bounded
 
 __all__ = ["CHANNEL", "GraphApi", "WhatsAppChannel", "WhatsAppConfig", "signature_is_valid"]
@@ -66,18 +67,31 @@ class GraphApi:
     """Sends messages to one business phone number: the outbox sender's transport for WhatsApp."""
 
     def __init__(self, config: WhatsAppConfig, client: httpx.AsyncClient | None = None) -> None:
-        self.url = f"{config.api_url.rstrip('/')}/{config.phone_number_id}/messages"
+        number = f"{config.api_url.rstrip('/')}/{config.phone_number_id}"
+        self.url, self.media_url = f"{number}/messages", f"{number}/media"
         self.client = client or httpx.AsyncClient(timeout=10.0)
-        self.headers = {"Authorization": f"Bearer {config.token}", "Content-Type": "application/json"}
+        self.authorization = {"Authorization": f"Bearer {config.token}"}
+        self.headers = self.authorization | {"Content-Type": "application/json"}
 
-    def parts(self, reply: Reply) -> list[dict[str, Any]]:
+    def parts(self, reply: Reply) -> list[Outgoing]:
         return messages_for(reply)
 
-    async def send(self, to: str, message: dict[str, Any]) -> None:
-        """One POST; an error raises (the sender decides whether and when to try again)."""
+    async def send(self, to: str, message: Outgoing) -> None:
+        """One POST (a document: its upload, then the message); an error raises (the sender decides whether and
+        when to try again)."""
+        if isinstance(message, DocumentMessage):
+            message = message.message(await self._upload(message.document))
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **message}
         response = await self.client.post(self.url, content=orjson.dumps(body), headers=self.headers)
         response.raise_for_status()
+
+    async def _upload(self, document: Document) -> str:
+        """Upload a file to the phone number's media (multipart: file, type, messaging_product); its media id."""
+        form = {"messaging_product": "whatsapp", "type": document.mime}
+        files = {"file": (document.filename, document.data, document.mime)}
+        response = await self.client.post(self.media_url, data=form, files=files, headers=self.authorization)
+        response.raise_for_status()
+        return str(response.json()["id"])
 
     def retry_delay(self, exc: Exception, attempt: int) -> float | None:
         return retry_delay(exc, attempt)

@@ -3,25 +3,28 @@
 Outgoing: plain text (split under 4,096 characters); a closed question with up to 3 short options as reply
 buttons; up to 10 options as a list message (titles over 24 characters are shortened, the full title goes in the
 row's description); options beyond 10 are named in the text so they can be typed. A button's id is its payload.
+A reply's document (the route as a PDF) is uploaded and sent as a document message, the reply's text as its
+caption when it fits and there are no buttons; otherwise the text goes first, as above, and the document after.
 Incoming: text, a pressed reply button or list row (its id), and everything else (audio, image, sticker,
 location, …) as "unsupported". Delivery statuses, reactions and system notices are skipped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
 from bot.channels.boundary import Checked
-from bot.channels.split import split_message
+from bot.channels.split import split_message, utf16_length
 from bot.domain import Button
-from bot.replies import Reply
+from bot.replies import Document, Reply
 
-__all__ = ["Inbound", "messages_for", "parse_webhook"]
+__all__ = ["DocumentMessage", "Inbound", "Outgoing", "messages_for", "parse_webhook"]
 
 TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
 BUTTON_BODY_LIMIT = 1024
 MAX_REPLY_BUTTONS = 3
 BUTTON_TITLE_LIMIT = 20
@@ -121,8 +124,28 @@ def parse_webhook(payload: Any) -> list[Inbound]:
     return [m.inbound() for value in values for m in value.messages if m.type not in IGNORED]
 
 
-def messages_for(reply: Reply) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class DocumentMessage:
+    """A document to upload (`POST /media`), then send as a document message naming the media id it was given."""
+
+    document: Document
+    caption: str | None = None
+
+    def message(self, media_id: str) -> dict[str, Any]:
+        """The document message (without `to`) once the file is uploaded as `media_id`."""
+        document = {"id": media_id, "filename": self.document.filename}
+        return {"type": "document", "document": document | ({"caption": self.caption} if self.caption else {})}
+
+
+Outgoing = dict[str, Any] | DocumentMessage  # a message object, or a document still to upload
+
+
+def messages_for(reply: Reply) -> list[Outgoing]:
     """The Cloud API message objects (without `to`) that carry one reply."""
+    if reply.document is not None:
+        if not reply.buttons and utf16_length(reply.text) <= CAPTION_LIMIT:
+            return [DocumentMessage(reply.document, reply.text.strip() or None)]
+        return [*messages_for(replace(reply, document=None)), DocumentMessage(reply.document)]
     if reply.template:  # a reminder: outside the 24-hour window only an approved template is delivered
         return [_template(reply.template)]
     if not reply.buttons:

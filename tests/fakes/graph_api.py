@@ -1,7 +1,10 @@
-"""A strict fake of the WhatsApp Cloud API (Meta Graph API) ``/messages`` endpoint, plus inbound webhook payloads.
+"""A strict fake of the WhatsApp Cloud API (Meta Graph API) ``/messages`` and ``/media`` endpoints, plus inbound
+webhook payloads.
 
 ``FakeGraphApi`` accepts ``POST /{version}/{phone_number_id}/messages`` with a Bearer token and validates the
-message against the Cloud API limits; the module-level helpers build what Meta POSTs to the product's webhook.
+message against the Cloud API limits; ``POST /{version}/{phone_number_id}/media`` takes an upload (multipart:
+``file``, ``type``, ``messaging_product``) and answers its media id, which a media message then names. The
+module-level helpers build what Meta POSTs to the product's webhook.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -36,9 +40,26 @@ DEFAULT_PHONE_NUMBER_ID = "106540352242922"
 DEFAULT_DISPLAY_PHONE_NUMBER = "15550783881"
 DEFAULT_WABA_ID = "102290129340398"
 DEFAULT_PROFILE_NAME = "Emprendedora Atacama"
-_MESSAGES_KEY = "messages"  # FaultInjector key: there is only one endpoint
+_MESSAGES_KEY = "messages"  # FaultInjector keys: the endpoint
+_MEDIA_KEY = "media"
 _VERSION_RE = re.compile(r"v\d+\.\d+")
 _MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
+# What the media endpoint takes (Supported Media Types): MIME type -> largest file in bytes.
+_MB = 1024 * 1024
+_UPLOAD_TYPES = {
+    "application/pdf": 100 * _MB,
+    "text/plain": 100 * _MB,
+    "application/msword": 100 * _MB,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": 100 * _MB,
+    "application/vnd.ms-excel": 100 * _MB,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": 100 * _MB,
+    "image/jpeg": 5 * _MB,
+    "image/png": 5 * _MB,
+    "image/webp": 500 * 1024,
+    "audio/mpeg": 16 * _MB,
+    "audio/ogg": 16 * _MB,
+    "video/mp4": 16 * _MB,
+}
 
 JsonDict = dict[str, Any]
 
@@ -128,6 +149,8 @@ def _check_media(kind: str, message: JsonDict) -> None:
         raise _missing(f"{kind}.id or {kind}.link")
     if "caption" in media and kind in ("image", "video", "document"):
         _text(media, "caption", f"{kind}.caption", 1024)
+    if "filename" in media and kind == "document":
+        _text(media, "filename", "document.filename", 240)
 
 
 def _check_header(interactive: JsonDict, *, text_only: bool) -> None:
@@ -252,6 +275,19 @@ def validate_message(payload: Any) -> str:
     return to
 
 
+async def _form(request: Request) -> tuple[dict[str, str], UploadedMedia | None]:
+    """The text fields of a multipart upload and its ``file`` part (read whole; no id yet); none if not a form."""
+    try:
+        async with request.form() as form:
+            fields = {key: value for key, value in form.items() if isinstance(value, str)}
+            part = form.get("file")
+            if not isinstance(part, UploadFile):
+                return fields, None
+            return fields, UploadedMedia("", part.content_type or "", part.filename, await part.read())
+    except Exception:  # not a form at all: the upload names no file
+        return {}, None
+
+
 # --- the fake -------------------------------------------------------------------------------------------------------
 
 
@@ -264,6 +300,16 @@ class GraphRequest:
     payload: Any
     status: int | str
     response: Any
+
+
+@dataclass(frozen=True)
+class UploadedMedia:
+    """A file uploaded to the media endpoint: its media id, declared type, file name and bytes."""
+
+    id: str
+    mime_type: str
+    filename: str | None
+    data: bytes = field(repr=False)
 
 
 class FakeGraphApi(Service):
@@ -290,8 +336,11 @@ class FakeGraphApi(Service):
         self._sent: dict[str, list[JsonDict]] = {}
         self._ids = itertools.count(1)
         self._signals = Signals()
+        self.media: dict[str, UploadedMedia] = {}  # what was uploaded, by media id
+        self._media_ids = itertools.count(1)
         routes = [
             Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"]),
+            Route("/{version}/{phone_number_id}/media", self._upload, methods=["POST"]),
             Route("/{path:path}", self._unsupported, methods=["GET", "POST", "PUT", "DELETE"]),
         ]
         self.server = LocalServer(Starlette(routes=routes), port=port)
@@ -345,6 +394,50 @@ class FakeGraphApi(Service):
             return response
         self._record(request, payload, 200, result)
         return JSONResponse(result)
+
+    async def _upload(self, request: Request) -> Response:
+        """``POST /media``: a multipart upload; answers ``{"id": MEDIA_ID}``."""
+        fields, upload = await _form(request)
+        shown: JsonDict = dict(fields)
+        if upload is not None:
+            shown["file"] = {"filename": upload.filename, "mime_type": upload.mime_type, "size": len(upload.data)}
+        try:
+            self._authorize(request)
+            failure = self.faults.take(_MEDIA_KEY)
+            if failure is not None and failure.status == DISCONNECT:
+                self._record(request, shown, DISCONNECT, None)
+                return await drop_connection(request)
+            if failure is not None:
+                raise self._injected_error(failure.status)
+            media = self._store_upload(fields, upload)
+        except GraphError as exc:
+            response = exc.response()
+            self._record(request, shown, exc.status, json.loads(bytes(response.body)))
+            return response
+        result = {"id": media.id}
+        self._record(request, shown, 200, result)
+        return JSONResponse(result)
+
+    def _store_upload(self, fields: dict[str, str], upload: UploadedMedia | None) -> UploadedMedia:
+        """Validate an upload like the Cloud API and keep it (with its declared type and a new id)."""
+        if fields.get("messaging_product") is None:
+            raise _missing("messaging_product")
+        if fields["messaging_product"] != "whatsapp":
+            raise _invalid_value("messaging_product", "must be 'whatsapp'")
+        if upload is None or not upload.data:
+            raise _missing("file")
+        data = upload.data
+        mime = fields.get("type")
+        if not isinstance(mime, str) or not mime:
+            raise _missing("type")
+        if mime not in _UPLOAD_TYPES:
+            raise _invalid_param("type", f"{mime!r} is not a supported media type")
+        if len(data) > _UPLOAD_TYPES[mime]:
+            raise _invalid_value("file", f"is {len(data)} bytes; a {mime} file may have at most {_UPLOAD_TYPES[mime]}")
+        media = UploadedMedia(str(next(self._media_ids) + 1_013_859_600_285_440), mime, upload.filename, data)
+
+        self.media[media.id] = media
+        return media
 
     def _authorize(self, request: Request) -> None:
         if request.headers.get("authorization") != f"Bearer {self.access_token}":
@@ -412,17 +505,28 @@ class FakeGraphApi(Service):
 
     # --- faults, inspection and waiting ---------------------------------------------------------------------------
 
-    def fail_next(self, *, times: int = 1, status: FailureStatus = 500) -> None:
-        """Make the next ``times`` sends fail without being applied: 500, 429 (rate limit) or ``"disconnect"``."""
-        self.faults.add(_MESSAGES_KEY, times=times, status=status)
+    def fail_next(self, *, times: int = 1, status: FailureStatus = 500, endpoint: str = _MESSAGES_KEY) -> None:
+        """Make the next ``times`` sends (``endpoint="media"``: uploads) fail without being applied: 500, 429 (rate
+        limit) or ``"disconnect"``."""
+        if endpoint not in (_MESSAGES_KEY, _MEDIA_KEY):
+            raise ValueError(f"endpoint must be {_MESSAGES_KEY!r} or {_MEDIA_KEY!r}, not {endpoint!r}")
+        self.faults.add(endpoint, times=times, status=status)
 
     def heal(self) -> None:
-        """The failures still queued by fail_next are dropped: sends work again."""
+        """The failures still queued by fail_next are dropped: sends and uploads work again."""
         self.faults.clear(_MESSAGES_KEY)
+        self.faults.clear(_MEDIA_KEY)
 
     @property
     def injected_failures(self) -> int:
         return self.faults.injected[_MESSAGES_KEY]
+
+    def uploaded(self, message: JsonDict) -> UploadedMedia | None:
+        """The upload a media message names by its id (None: sent by link, or an id never uploaded here; the real
+        Cloud API accepts such a message and reports the failure later, in a status webhook)."""
+        kind = message.get("type")
+        media = message.get(kind) if isinstance(kind, str) and kind in _MEDIA_TYPES else None
+        return self.media.get(str(media.get("id"))) if isinstance(media, dict) else None
 
     def sent(self, to: str) -> list[JsonDict]:
         """Payloads accepted for recipient ``to``, oldest first."""

@@ -32,6 +32,7 @@ import email.parser
 import email.policy
 import itertools
 import json
+import mimetypes
 import re
 import time
 from collections import Counter, deque
@@ -63,6 +64,8 @@ from tests.fakes.telegram_markup import EntityError, ParsedText, parse_text
 DEFAULT_TOKEN = "123456789:AAFakeTokenForTests-0123456789abcdefg"
 DEFAULT_BOT_USERNAME = "ruta_emprende_test_bot"
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # the Bot API's limit for a file a bot uploads
 DEFAULT_UPDATE_TYPES = frozenset(
     {
         "message",
@@ -202,6 +205,15 @@ def _decode_value(key: str, value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file part of a multipart request: its name, its declared type and its bytes."""
+
+    filename: str
+    content_type: str | None
+    data: bytes = field(repr=False)
+
+
 def _parse_multipart(content_type: str, body: bytes) -> JsonDict:
     head = f"Content-Type: {content_type}\r\n\r\n".encode()
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
@@ -210,7 +222,9 @@ def _parse_multipart(content_type: str, body: bytes) -> JsonDict:
         name = part.get_param("name", header="content-disposition")
         payload = part.get_payload(decode=True)
         data = payload if isinstance(payload, bytes) else b""
-        fields[str(name)] = data if part.get_filename() else data.decode()
+        filename = part.get_filename()
+        declared = part.get_content_type() if part.get("content-type") else None
+        fields[str(name)] = UploadedFile(filename, declared, data) if filename else data.decode()
     return fields
 
 
@@ -231,6 +245,16 @@ async def read_params(request: Request) -> JsonDict:
     except (ValueError, TypeError):
         raise _bad("can't parse request body") from None
     return {key: _decode_value(key, value) for key, value in params.items()}
+
+
+def _parse_marked(text: str, parse_mode: Any) -> ParsedText:
+    """A text or caption in its parse mode, refused like Telegram does when its markup is wrong."""
+    try:
+        return parse_text(text, parse_mode)
+    except EntityError as exc:
+        raise _bad(f"can't parse entities: {exc}") from None
+    except ValueError:
+        raise _bad("unsupported parse_mode") from None
 
 
 # --- reply markup validation ----------------------------------------------------------------------------------------
@@ -322,6 +346,7 @@ class SentMessage:
     edits: list[SentMessage] = field(default_factory=list)
     deleted: bool = False
     raw: JsonDict = field(default_factory=dict, repr=False)
+    document: SentDocument | None = None  # a sendDocument message: `text` and `html` are its caption
 
     @property
     def buttons(self) -> list[tuple[str, str | None]]:
@@ -349,6 +374,28 @@ class SentMessage:
             "date": self.date,
             "deleted": self.deleted,
             "edits": [edit.to_dict() for edit in self.edits],
+            "document": self.document.as_document() if self.document else None,
+        }
+
+
+@dataclass(frozen=True)
+class SentDocument:
+    """A file the bot sent with sendDocument, as Telegram keeps it (``data``: the bytes received)."""
+
+    file_id: str
+    file_unique_id: str
+    file_name: str
+    mime_type: str
+    data: bytes = field(repr=False)
+
+    def as_document(self) -> JsonDict:
+        """The Bot API's Document object."""
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_name": self.file_name,
+            "mime_type": self.mime_type,
+            "file_size": len(self.data),
         }
 
 
@@ -471,6 +518,7 @@ class FakeBotApi(Service):
         self._open_callbacks: dict[str, tuple[int, int]] = {}
         self._callback_ids = itertools.count(4_000_000_000_000_000_001)
         self._file_ids = itertools.count(1)
+        self._documents: dict[str, SentDocument] = {}  # what the bot uploaded, by file_id
         self._signals = Signals()
         self._init_update_state()
         self._handlers = self._method_table()
@@ -539,6 +587,7 @@ class FakeBotApi(Service):
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
             "sendMessage": self._send_message,
+            "sendDocument": self._send_document,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
@@ -763,12 +812,7 @@ class FakeBotApi(Service):
         text = params.get("text")
         if text is None or text == "":
             raise _bad("message text is empty")
-        try:
-            parsed = parse_text(str(text), params.get("parse_mode"))
-        except EntityError as exc:
-            raise _bad(f"can't parse entities: {exc}") from None
-        except ValueError:
-            raise _bad("unsupported parse_mode") from None
+        parsed = _parse_marked(str(text), params.get("parse_mode"))
         if not parsed.text.strip():
             raise _bad("message text is empty")
         if len(parsed.text) > MAX_TEXT:
@@ -791,15 +835,14 @@ class FakeBotApi(Service):
         return {"reply_to_message": {key: value for key, value in target.items() if key != "reply_to_message"}}
 
     def _render(self, sent: SentMessage, chat: _Chat, extra: JsonDict) -> JsonDict:
-        raw: JsonDict = {
-            "message_id": sent.message_id,
-            "from": self.bot_user,
-            "chat": chat.info,
-            "date": sent.date,
-            "text": sent.text,
-        }
-        if sent.entities:
-            raw["entities"] = sent.entities
+        raw: JsonDict = {"message_id": sent.message_id, "from": self.bot_user, "chat": chat.info, "date": sent.date}
+        if sent.document is not None:  # a document's text is its caption (none when empty)
+            raw["document"] = sent.document.as_document()
+            raw |= {"caption": sent.text} if sent.text else {}
+            raw |= {"caption_entities": sent.entities} if sent.entities else {}
+        else:
+            raw["text"] = sent.text
+            raw |= {"entities": sent.entities} if sent.entities else {}
         if sent.inline_markup is not None:
             raw["reply_markup"] = sent.inline_markup
         return raw | extra
@@ -823,12 +866,72 @@ class FakeBotApi(Service):
         self._bot_message_event(sent)
         return sent.raw
 
+    async def _send_document(self, params: JsonDict) -> JsonDict:
+        """A file uploaded (multipart) or sent again by the file_id Telegram gave it, with an optional caption."""
+        chat = self._target_chat(params)
+        document = self._document(params.get("document"))
+        caption = self._caption(params)
+        markup = check_reply_markup(params.get("reply_markup"))
+        extra = self._reply_to(chat, params)
+        sent = SentMessage(
+            chat.info["id"],
+            chat.next_id(),
+            caption.text,
+            str(params.get("caption") or ""),
+            params.get("parse_mode"),
+            markup,
+            document=document,
+        )
+        sent.entities, sent.date = caption.entities, _now()
+        sent.raw = chat.messages[sent.message_id] = self._render(sent, chat, extra)
+        chat.bot[sent.message_id] = sent
+        self.bot_message_count += 1
+        self._bot_message_event(sent)
+        return sent.raw
+
+    def _document(self, given: Any) -> SentDocument:
+        """The document of a sendDocument call: a new upload, or one sent before (by its file_id)."""
+        if isinstance(given, UploadedFile):
+            if not given.data:
+                raise _bad("file must be non-empty")
+            if len(given.data) > MAX_UPLOAD_BYTES:
+                raise ApiError(413, "Request Entity Too Large")
+            number = next(self._file_ids)
+            mime = given.content_type or mimetypes.guess_type(given.filename)[0] or "application/octet-stream"
+            document = SentDocument(
+                f"BQACAgEAAxkDAAIB{number:08d}", f"AgAD{number:08d}", given.filename, mime, given.data
+            )
+            self._documents[document.file_id] = document
+            return document
+        if given is None or given == "":
+            raise _bad("there is no document in the request")
+        known = self._documents.get(str(given))
+        if known is None:  # an unknown file_id, or a URL (this fake fetches nothing)
+            raise _bad("wrong file identifier/HTTP URL specified")
+        return known
+
+    @staticmethod
+    def _caption(params: JsonDict) -> ParsedText:
+        caption = params.get("caption")
+        if caption is None or caption == "":
+            return ParsedText("")
+        parsed = _parse_marked(str(caption), params.get("parse_mode"))
+        if len(parsed.text.encode("utf-16-le")) // 2 > MAX_CAPTION:
+            raise _bad("message caption is too long")
+        if not params.get("parse_mode") and isinstance(params.get("caption_entities"), list):
+            return ParsedText(parsed.text, params["caption_entities"])
+        return parsed
+
+    def documents(self, chat_id: int) -> list[SentDocument]:
+        """The files the bot sent to ``chat_id``, oldest first."""
+        return [sent.document for sent in self.bot_messages(chat_id) if sent.document is not None]
+
     def _bot_message_event(self, sent: SentMessage) -> None:
         self._signals.notify(("chat", sent.chat_id))
         if self.on_bot_message is not None:
             self.on_bot_message(sent.chat_id, sent)
 
-    def _editable(self, params: JsonDict) -> tuple[_Chat, SentMessage]:
+    def _editable(self, params: JsonDict, text: bool = False) -> tuple[_Chat, SentMessage]:
         if "inline_message_id" in params:
             raise _bad("MESSAGE_ID_INVALID")
         chat = self._target_chat(params)
@@ -838,6 +941,8 @@ class FakeBotApi(Service):
             if isinstance(message_id, int) and message_id in chat.messages:
                 raise _bad("message can't be edited")
             raise _bad("message to edit not found")
+        if text and sent.document is not None:
+            raise _bad("there is no text in the message to edit")
         return chat, sent
 
     def _apply_edit(self, chat: _Chat, sent: SentMessage, new: SentMessage) -> JsonDict:
@@ -853,7 +958,7 @@ class FakeBotApi(Service):
         return sent.raw
 
     async def _edit_message_text(self, params: JsonDict) -> JsonDict:
-        chat, sent = self._editable(params)
+        chat, sent = self._editable(params, text=True)
         parsed = self._parse(params)
         markup = _inline_only(check_reply_markup(params.get("reply_markup")))
         new = replace(sent, text=parsed.text, html=str(params["text"]), parse_mode=params.get("parse_mode"))

@@ -267,6 +267,45 @@ async def test_method_status_is_checked_and_can_be_set_from_outside(telegram: Fa
     assert _parse_method_status("setMyCommands=404:page") == ("setMyCommands", PlainPage(404))
 
 
+async def test_send_document_uploads_the_file_and_sends_it_again_by_its_file_id(telegram: FakeBotApi, bot: Bot) -> None:
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Otra vez", callback_data="again")]])
+    message = await bot.send_document(
+        CHAT, b"%PDF-1.7 ruta", filename="ruta.pdf", caption="<b>Tu ruta</b>", parse_mode="HTML", reply_markup=keyboard
+    )
+    assert (message.caption, message.caption_entities[0].type, message.text) == ("Tu ruta", "bold", None)
+    assert message.document is not None and message.document.file_name == "ruta.pdf"
+    assert (message.document.mime_type, message.document.file_size) == ("application/pdf", 13)
+    again = await bot.send_document(CHAT, message.document.file_id)
+    assert again.document is not None and again.document.file_id == message.document.file_id and again.caption is None
+    [first, second] = telegram.documents(CHAT)
+    assert first is second and first.data == b"%PDF-1.7 ruta"
+    assert telegram.bot_messages(CHAT)[0].buttons == [("Otra vez", "again")]
+    with pytest.raises(BadRequest, match="no text in the message"):
+        await bot.edit_message_text("otro", CHAT, message.message_id)
+
+
+@pytest.mark.parametrize(
+    ("document", "caption", "error"),
+    [
+        (b"", None, "file must be non-empty"),
+        ("BQACunknown", None, "wrong file identifier"),
+        (b"%PDF", "x" * 1025, "caption is too long"),
+    ],
+)
+async def test_send_document_refuses_what_telegram_refuses(
+    telegram: FakeBotApi, bot: Bot, document: Any, caption: str | None, error: str
+) -> None:
+    with pytest.raises(BadRequest, match=f"(?i){error}"):
+        await bot.send_document(CHAT, document, filename="ruta.pdf", caption=caption)
+    assert telegram.bot_messages(CHAT) == []
+
+
+async def test_send_document_without_a_document_is_refused(telegram: FakeBotApi) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{telegram.api_url}/sendDocument", data={"chat_id": str(CHAT)})
+    assert response.status_code == 400 and "there is no document" in response.json()["description"]
+
+
 def test_markdown_v2_requires_escaping() -> None:
     assert parse_text(r"*Hola* \- _ok_\.", "MarkdownV2").text == "Hola - ok."
     with pytest.raises(EntityError, match=r"'\.' is reserved"):
@@ -346,6 +385,62 @@ async def test_graph_rejects_bad_token_and_injects_failures(graph: FakeGraphApi)
         await _post(graph, payload)
     assert (await _post(graph, payload)).status_code == 200
     assert (len(graph.sent("56911112222")), graph.injected_failures) == (1, 2)
+
+
+async def _upload(graph: FakeGraphApi, files: Any, data: dict[str, str]) -> httpx.Response:
+    url = graph.messages_url().removesuffix("/messages") + "/media"
+    async with httpx.AsyncClient() as client:
+        return await client.post(url, files=files, data=data, headers={"Authorization": f"Bearer {graph.access_token}"})
+
+
+async def test_graph_media_upload_gives_an_id_a_document_message_names(graph: FakeGraphApi) -> None:
+    form = {"messaging_product": "whatsapp", "type": "application/pdf"}
+    response = await _upload(graph, {"file": ("ruta.pdf", b"%PDF-1.7 ruta", "application/pdf")}, form)
+    assert response.status_code == 200 and set(response.json()) == {"id"}
+    media_id = response.json()["id"]
+    document = {"id": media_id, "filename": "ruta.pdf", "caption": "Tu ruta"}
+    assert (await _post(graph, _payload("56911112222", "document", document))).status_code == 200
+    [sent] = graph.sent("56911112222")
+    uploaded = graph.uploaded(sent)
+    assert uploaded is not None and (uploaded.data, uploaded.mime_type, uploaded.filename) == (
+        b"%PDF-1.7 ruta",
+        "application/pdf",
+        "ruta.pdf",
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "data", "message"),
+    [
+        (None, {"messaging_product": "whatsapp", "type": "application/pdf"}, "The parameter file is required"),
+        (
+            {"file": ("ruta.pdf", b"", "application/pdf")},
+            {"messaging_product": "whatsapp", "type": "application/pdf"},
+            "The parameter file is required",
+        ),
+        (
+            {"file": ("ruta.pdf", b"%PDF", "application/pdf")},
+            {"type": "application/pdf"},
+            "The parameter messaging_product is required",
+        ),
+        (
+            {"file": ("ruta.pdf", b"%PDF", "application/pdf")},
+            {"messaging_product": "whatsapp"},
+            "The parameter type is required",
+        ),
+        (
+            {"file": ("ruta.exe", b"MZ", "application/x-msdownload")},
+            {"messaging_product": "whatsapp", "type": "application/x-msdownload"},
+            "not a supported media type",
+        ),
+    ],
+)
+async def test_graph_media_upload_refuses_what_the_cloud_api_refuses(
+    graph: FakeGraphApi, files: Any, data: dict[str, str], message: str
+) -> None:
+    response = await _upload(graph, files, data)
+    assert response.status_code == 400 and message in response.json()["error"]["message"]
+    assert graph.media == {}
 
 
 def test_inbound_payloads_and_signature() -> None:
