@@ -11,7 +11,9 @@ channel's sender (bot/channels/sender.py, made here) delivers them in that order
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +59,8 @@ class ChannelEngine:
         self.zone = ZoneInfo(timezone)
         self.locks = KeyedLock()
         self._pool = None if _runs_locally(engine) else ThreadPoolExecutor(WORKERS, thread_name_prefix=channel)
+        # The route's PDF is made inside its turn; WeasyPrint takes about a second to load: not on the first PDF
+        threading.Thread(target=importlib.import_module, args=("weasyprint",), daemon=True).start()
 
     def today(self) -> date:
         return datetime.now(self.zone).date()
