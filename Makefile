@@ -28,9 +28,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy bot knowledge nlu
 
+## pytest on PYTEST_WORKERS processes (pytest-xdist): the tests marked rasa are one group on one worker, which
+## installs, trains and serves Rasa while the other runs the rest. `make unit PYTEST_WORKERS=0` runs serially.
+PYTEST_WORKERS ?= 2
+
 unit: $(STAMP) browser
 	$(BIN)/ruta kb validate
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 ## Headless Chromium from Debian for the staff console's browser tests (Playwright drives it; nothing downloads one).
 browser:

@@ -28,6 +28,41 @@ COMPLETE_PROFILE: dict[str, Any] = {
 }
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
+    """Under pytest-xdist (`--dist loadgroup`) every test that needs the real Rasa server runs on one worker.
+
+    The group is the largest unit of work, so xdist hands it out first: one worker installs, trains and serves
+    Rasa (about 5 to 10 minutes) while the other runs the rest of the suite.
+    """
+    grouping = bool(getattr(config.option, "loadgroup", False))  # set on the workers of `--dist loadgroup`
+    if grouping:
+        for item in items:
+            if item.get_closest_marker("rasa") is not None:
+                item.add_marker(pytest.mark.xdist_group("rasa"))
+    yield  # the other implementations, xdist's among them: it suffixes the group to the node id
+    if grouping:
+        _keep_xdist_groups(items)
+
+
+def _keep_xdist_groups(items: list[pytest.Item]) -> None:
+    """Put the `@group` suffix on node ids where xdist's own assignment did not take (pytest-xdist issue 1386).
+
+    xdist 3.8 groups by writing `item._nodeid`, which pytest 9.2 no longer reads (it keeps the id in `item._id`),
+    so without this every grouped test would be scheduled on its own. Nothing is done once xdist's suffix is there.
+    """
+    for item in items:
+        names = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        suffix = "@" + "_".join(sorted(names))
+        if names and not item.nodeid.endswith(suffix):
+            from _pytest.nodeid import NodeId  # pytest >= 9.2, where xdist's suffix is lost
+
+            item._id = NodeId.parse(item.nodeid + suffix)
+
+
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
     return load_knowledge_base()
@@ -39,11 +74,12 @@ def profile_data() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def embedded_nlu(tmp_path_factory: pytest.TempPathFactory) -> NluBackend:
+def embedded_nlu() -> NluBackend:
     from nlu.embedded import EmbeddedNlu
     from nlu.training_data import DATA_DIR
+    from tests.ruta_process import nlu_cache
 
-    return EmbeddedNlu((DATA_DIR,), tmp_path_factory.mktemp("nlu-cache"))
+    return EmbeddedNlu((DATA_DIR,), nlu_cache())  # trained once, shared with the `ruta` processes of the tests
 
 
 @pytest.fixture(scope="session")

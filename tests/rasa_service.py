@@ -13,6 +13,8 @@ Typical use, as a session-scoped pytest fixture::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -22,13 +24,16 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "rasa.sh"
+LOCK = ROOT / ".rasa" / "steps.lock"
+"""Held while setup, validate and train run, so that two test processes (two pytest-xdist workers, or two
+sessions in one working tree) never install into `.venv-rasa` at once; the second finds the work done."""
 
 DEFAULT_START_TIMEOUT = 300.0
 """Seconds to wait for the server to answer ``/status`` with a loaded model (it takes ~35 s here)."""
@@ -148,6 +153,18 @@ def _run_step(step: str, env: Mapping[str, str], log: IO[bytes], log_path: Path,
         )
 
 
+@contextlib.contextmanager
+def _steps_lock() -> Iterator[None]:
+    """Hold the exclusive lock on `LOCK` (waiting for another process to release it)."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _wait_ready(server: RasaServer, timeout: float, poll_interval: float) -> None:
     """Poll ``GET /status`` until it names a loaded model; raise if the process dies or time runs out."""
     deadline = time.monotonic() + timeout
@@ -207,8 +224,9 @@ def start_rasa_server(
     full_env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", **(env or {})}
     chosen_port = port if port is not None else free_port()
     with log_path.open("ab") as log:
-        for step in ("setup", "validate", "train"):
-            _run_step(step, full_env, log, log_path, step_timeout)
+        with _steps_lock():
+            for step in ("setup", "validate", "train"):
+                _run_step(step, full_env, log, log_path, step_timeout)
         log.write(f"\n=== scripts/rasa.sh run {chosen_port} ===\n".encode())
         log.flush()
         process = subprocess.Popen(
