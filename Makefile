@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit browser bench rasa clean
+.PHONY: install run test lint typecheck unit browser postgresql bench rasa clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,13 +32,17 @@ typecheck: $(STAMP)
 ## installs, trains and serves Rasa while the other runs the rest. `make unit PYTEST_WORKERS=0` runs serially.
 PYTEST_WORKERS ?= 2
 
-unit: $(STAMP) browser
+unit: $(STAMP) browser postgresql
 	$(BIN)/ruta kb validate
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 ## Headless Chromium from Debian for the staff console's browser tests (Playwright drives it; nothing downloads one).
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+## Debian's PostgreSQL server: the tests start a throw-away one (tests/postgres.py) and run the storage tests on it too.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
 
 bench: $(STAMP)
 	$(BIN)/python bench/diagnose_bench.py

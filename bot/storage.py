@@ -33,6 +33,7 @@ from sqlalchemy import (
     event,
     insert,
     inspect,
+    make_url,
     select,
     text,
     update,
@@ -218,6 +219,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _options(url: str) -> dict[str, Any]:
+    """Engine options by database. A server (PostgreSQL): each pooled connection is tested before use, so a
+    restarted server does not fail the first request after it, and sessions run in UTC, so datetimes come back
+    in UTC as SQLite's (naive there) were written."""
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        return {}
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if backend == "postgresql":
+        options["connect_args"] = {"options": "-c timezone=UTC"}
+    return options
+
+
 def _current_revision(engine: Engine) -> str | None:
     if not inspect(engine).has_table("alembic_version"):
         return None
@@ -262,7 +276,7 @@ class Store:
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(url, json_serializer=_json_text, json_deserializer=orjson.loads)
+        self.engine = create_engine(url, json_serializer=_json_text, json_deserializer=orjson.loads, **_options(url))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         migrate(self.engine)

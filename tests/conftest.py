@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from knowledge import KnowledgeBase, load_knowledge_base
 from nlu.parse import NluBackend
+
+if TYPE_CHECKING:
+    from tests.postgres import PostgresServer
 
 COMPLETE_PROFILE: dict[str, Any] = {
     "commune": "vallenar",
@@ -99,3 +103,30 @@ def rasa_nlu(rasa_server: str, embedded_nlu: NluBackend) -> NluBackend:
     from nlu.rasa_backend import RasaNlu
 
     return RasaNlu(rasa_server, timeout=10.0, fallback=embedded_nlu)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throw-away PostgreSQL server of this test process (tests/postgres.py); the tests on it are skipped, and
+    say why, when PostgreSQL is not installed (`make unit` installs it)."""
+    from tests.postgres import postgres_bin, start_postgres
+
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (make unit installs Debian's postgresql package)")
+    server = start_postgres(bin_dir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database: a SQLite file, then a database of its own on the throw-away PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ruta.sqlite3'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    with server.database() as url:
+        yield url

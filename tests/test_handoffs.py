@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
@@ -21,8 +20,8 @@ KEY = "a" * 64  # a pseudonym: what the engine keys conversations by
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'codes.sqlite3'}")
+def store(database_url: str) -> Store:
+    return Store(database_url)
 
 
 @pytest.fixture
@@ -127,8 +126,8 @@ def test_the_table_keeps_the_pseudonym_and_dates_only(store: Store, codes: Hando
     assert row["code"] == code and row["user_key"] == KEY
 
 
-def test_the_migration_makes_the_table_keeps_the_data_and_goes_back(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+def test_the_migration_makes_the_table_keeps_the_data_and_goes_back(database_url: str) -> None:
+    url = database_url
     _alembic(url, "upgrade", "0005")
     engine = create_engine(url)
     with engine.begin() as connection:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,8 +44,8 @@ class Transport:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'ruta.sqlite3'}")
+def store(database_url: str) -> Store:
+    return Store(database_url)
 
 
 def _queue(store: Store, key: str, address: str, *texts: str) -> None:

@@ -12,7 +12,6 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,8 +56,8 @@ class Knowledge:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'ruta.sqlite3'}")
+def store(database_url: str) -> Store:
+    return Store(database_url)
 
 
 def _subscribe(
@@ -130,8 +129,8 @@ def test_a_call_open_when_the_person_said_yes_is_not_announced_as_opening(store:
     assert reminders.queue_due(CLOSES - timedelta(days=RULES.days_before_close)) == 1
 
 
-def test_a_reminder_due_while_the_bot_was_down_goes_out_once_at_the_next_start(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ruta.sqlite3'}"
+def test_a_reminder_due_while_the_bot_was_down_goes_out_once_at_the_next_start(database_url: str) -> None:
+    url = database_url
     knowledge = Knowledge(_call())
     _subscribe(Store(url), "1001", [SEMILLA], knowledge(), date(2030, 1, 10))
     # down from 1 March to 10 March: the opening on 4 March was missed
@@ -151,8 +150,8 @@ def _look_when_told(url: str, start: Any, today: date) -> int:
     return reminders.queue_due(today)
 
 
-def test_two_processes_looking_at_once_send_each_reminder_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ruta.sqlite3'}"
+def test_two_processes_looking_at_once_send_each_reminder_once(database_url: str) -> None:
+    url = database_url
     knowledge = Knowledge(_call(), _call(CRECE, date(2030, 3, 1), date(2030, 3, 30)))
     store = Store(url)
     for chat in range(300):

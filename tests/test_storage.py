@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
@@ -17,15 +15,15 @@ def test_the_schema_revision_is_the_newest_migration() -> None:
     assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_REVISION
 
 
-def test_a_new_database_is_migrated_and_reopening_it_changes_nothing(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+def test_a_new_database_is_migrated_and_reopening_it_changes_nothing(database_url: str) -> None:
+    url = database_url
     Store(url).close()
     store = Store(url)
     assert {"conversations", "diagnoses", "alembic_version"} <= set(inspect(store.engine).get_table_names())
 
 
-def test_state_round_trip_and_erasure(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+def test_state_round_trip_and_erasure(database_url: str) -> None:
+    store = Store(database_url)
     store.save_state("k1", {"phase": "form", "slots": {"age": 40}})
     store.save_state("k1", {"phase": "done", "slots": {"age": 41}})
     store.add_diagnosis("k1", {"age": 41}, {"segment": "subsistence"}, "v1")
@@ -50,8 +48,8 @@ def _alembic(url: str, action: str, revision: str) -> None:
     engine.dispose()
 
 
-def test_the_outbox_migration_keeps_conversations_and_goes_back(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+def test_the_outbox_migration_keeps_conversations_and_goes_back(database_url: str) -> None:
+    url = database_url
     _alembic(url, "upgrade", "0004")
     engine = create_engine(url)
     with engine.begin() as connection:
@@ -69,8 +67,8 @@ def test_the_outbox_migration_keeps_conversations_and_goes_back(tmp_path: Path) 
     assert Store(url).load_state("k") == {"phase": "done"}
 
 
-def test_the_reminders_migration_keeps_the_conversation_and_goes_back(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+def test_the_reminders_migration_keeps_the_conversation_and_goes_back(database_url: str) -> None:
+    url = database_url
     store = Store(url)
     read = store.load_conversation("k")
     reminders = [NewReminder("sercotec_crece", "copiapo")]
