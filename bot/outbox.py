@@ -83,11 +83,22 @@ class OutboxQueue:
         return list(claimed.values())
 
     def _lease(self, connection: Any, ids: list[int], now: datetime) -> bool:
-        free = _OUTBOX.c.claimed_until.is_(None) | (_OUTBOX.c.claimed_until <= now)
-        taken = connection.execute(
-            update(_OUTBOX).where(_OUTBOX.c.id.in_(ids), free).values(claimed_until=now + self.lease)
-        )
-        return bool(taken.rowcount == len(ids))
+        """Lease all of one chat's rows, or none: a chat another sender leased part of since the scan is left.
+
+        On PostgreSQL the rows are first locked with `FOR UPDATE SKIP LOCKED`: a chat whose rows another sender
+        is leasing at this moment is skipped at once instead of waited for, and the rows locked and found free
+        cannot be leased by anyone else before this transaction ends. Elsewhere (SQLite) the conditional UPDATE
+        decides, and the rows it leased of a chat it could not take whole are given back."""
+        mine, free = _OUTBOX.c.id.in_(ids), _OUTBOX.c.claimed_until.is_(None) | (_OUTBOX.c.claimed_until <= now)
+        if connection.dialect.name == "postgresql":
+            locked = connection.execute(select(_OUTBOX.c.id).where(mine, free).with_for_update(skip_locked=True))
+            if len(locked.all()) != len(ids):
+                return False
+        until = now + self.lease
+        if connection.execute(update(_OUTBOX).where(mine, free).values(claimed_until=until)).rowcount == len(ids):
+            return True
+        connection.execute(update(_OUTBOX).where(mine, _OUTBOX.c.claimed_until == until).values(claimed_until=None))
+        return False
 
     def sent_part(self, row_id: int, parts: int) -> None:
         self._update([row_id], sent_parts=parts)

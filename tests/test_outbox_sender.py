@@ -70,6 +70,16 @@ def test_a_leased_chat_is_not_claimed_by_another_sender(store: Store) -> None:
     assert len(second.claim("telegram", 10, set())) == 1
 
 
+def test_a_chat_another_sender_leased_since_the_scan_is_left_whole(store: Store) -> None:
+    _queue(store, "a", "1001", "uno", "dos")
+    [leased] = OutboxQueue(store).claim("telegram", 10, set())
+    _queue(store, "a", "1001", "tres")
+    ids = [row.id for row in leased] + [row.id for row in store.undelivered("a")[2:]]
+    with store.engine.begin() as connection:  # what a sender that scanned before the lease tries
+        assert not OutboxQueue(store)._lease(connection, ids, datetime.now(UTC))
+    assert [row.claimed_until is None for row in store.undelivered("a")] == [False, False, True]
+
+
 async def test_a_flood_limit_waits_as_asked_and_holds_the_chats_later_replies(store: Store) -> None:
     _queue(store, "a", "1001", "uno", "dos")
     _queue(store, "b", "1002", "otro")
