@@ -23,6 +23,7 @@ from bot.settings import REPO_ROOT
 from bot.storage import Store
 from knowledge import load_knowledge_base
 from nlu.parse import NluBackend
+from tests.postgres import PostgresServer
 
 CASES = [
     case
@@ -31,13 +32,14 @@ CASES = [
 ]
 
 
-def make_engine(nlu: NluBackend, database: Path) -> Engine:
+def make_engine(nlu: NluBackend, database: Path | str) -> Engine:
+    """An engine on `database`: a SQLite file, or a database URL."""
     return Engine(
         kb=load_knowledge_base(),
         domain=load_domain(REPO_ROOT / "domain.yml"),
         rules=load_dialogue_rules(),
         nlu=nlu,
-        store=Store(f"sqlite:///{database}"),
+        store=Store(database if isinstance(database, str) else f"sqlite:///{database}"),
         pseudonym_key=b"test-key",
     )
 
@@ -104,13 +106,25 @@ def test_conversation_rasa(rasa_nlu: NluBackend, tmp_path: Path, case: dict[str,
     run_conversation(make_engine(rasa_nlu, tmp_path / "ruta.sqlite3"), case)
 
 
-def test_a_restart_of_the_process_resumes_the_conversation(embedded_nlu: NluBackend, tmp_path: Path) -> None:
-    database = tmp_path / "ruta.sqlite3"
-    first = make_engine(embedded_nlu, database)
+# the engine's whole write path on PostgreSQL: a route with its diagnosis, erasure, reminders and the route's PDF
+POSTGRES_CASES = [CASES[0], *(case for case in CASES if case["name"].startswith(("erasing", "the route, its PDF")))]
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("case", POSTGRES_CASES, ids=[case["name"] for case in POSTGRES_CASES])
+def test_conversation_on_postgresql(
+    embedded_nlu: NluBackend, postgres_server: PostgresServer, case: dict[str, Any]
+) -> None:
+    with postgres_server.database() as url:
+        run_conversation(make_engine(embedded_nlu, url), case)
+
+
+def test_a_restart_of_the_process_resumes_the_conversation(embedded_nlu: NluBackend, database_url: str) -> None:
+    first = make_engine(embedded_nlu, database_url)
     for message in ("hola", "si", "vallenar"):
         first.handle("test", "user-1", message, date(2026, 3, 10))
     first.store.close()
-    second = make_engine(embedded_nlu, database)
+    second = make_engine(embedded_nlu, database_url)
     second.handle("test", "user-1", "tengo un almacen", date(2026, 3, 10))
     state = ConversationState.model_validate(second.store.load_state(second.user_key("test", "user-1")))
     assert state.slots["commune"] == "vallenar" and state.slots["sector"] == "comercio"

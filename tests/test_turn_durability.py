@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -105,8 +104,8 @@ class Person:
 
 
 @pytest.fixture
-def start(embedded_nlu: NluBackend, tmp_path: Path) -> Callable[[], Engine]:
-    return lambda: make_engine(embedded_nlu, tmp_path / "ruta.sqlite3")
+def start(embedded_nlu: NluBackend, database_url: str) -> Callable[[], Engine]:
+    return lambda: make_engine(embedded_nlu, database_url)
 
 
 @pytest.fixture(scope="module")
@@ -218,8 +217,8 @@ def test_an_older_versions_stored_diagnosis_is_adopted_not_made_again(start: Cal
     assert READY not in person.transcript[-1]
 
 
-def test_a_turn_written_over_a_newer_state_is_refused_and_writes_nothing(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'ruta.sqlite3'}")
+def test_a_turn_written_over_a_newer_state_is_refused_and_writes_nothing(database_url: str) -> None:
+    store = Store(database_url)
     first = store.load_conversation("k")
     store.commit_turn("k", CHANNEL, first, {"phase": "consent"}, [{"text": "a", "buttons": [], "diagnosis": None}])
     with pytest.raises(StaleConversation):
