@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from bot.analytics.export import export_rows
 from bot.analytics.records import COLUMNS
+from bot.analytics.reports import load_input
 from bot.settings import Settings
 from bot.storage import Store
 from tests.analytics.synthetic import add_synthetic_diagnoses
@@ -81,11 +83,29 @@ def test_retention_cutoff_counts_calendar_months(now, months, cutoff):
     assert settings.retention_cutoff(datetime.fromisoformat(now)) == datetime.fromisoformat(cutoff)
 
 
-def test_records_older_than_the_retention_period_are_deleted(tmp_path, kb):
-    store = Store(f"sqlite:///{tmp_path / 'ruta.sqlite3'}")
+def test_records_older_than_the_retention_period_are_deleted(tmp_path, kb, database_url):
+    store = Store(database_url)
     old, recent = datetime(2023, 1, 10, tzinfo=UTC), datetime.now(UTC)
     store.add_diagnosis("a", {}, {}, "v", old)
     store.add_diagnosis("b", {}, {}, "v", recent)
-    result = run_ruta(tmp_path, "purge", "--months", "12")
+    result = run_ruta(tmp_path, "purge", "--months", "12", RUTA_DATABASE_URL=database_url)
     assert result.returncode == 0 and "deleted 1 diagnoses" in result.stdout
     assert [record.user_key for record in store.diagnoses()] == ["b"]
+
+
+def _report_data(store: Store, kb) -> tuple[list[dict[str, object]], dict[str, int]]:
+    """What the export and the reports read of a database seeded like every other (synthetic diagnoses and a
+    conversation in each phase)."""
+    add_synthetic_diagnoses(store, kb, 300)
+    for phase in ("consent", "form", "done"):
+        store.save_state(f"k-{phase}", {"phase": phase})
+    data = load_input(store, kb, "progress", date(2026, 3, 1), date(2026, 9, 30))
+    return export_rows(store, kb, date(2026, 3, 1)).rows, dict(data.phases) | {"rows": len(data.rows)}
+
+
+@pytest.mark.postgresql
+def test_the_export_and_the_reports_read_the_same_from_postgresql(postgres_server, tmp_path, kb):
+    with postgres_server.database() as url:
+        on_postgresql = _report_data(Store(url), kb)
+    assert on_postgresql == _report_data(Store(f"sqlite:///{tmp_path / 'ruta.sqlite3'}"), kb)
+    assert on_postgresql[0] and on_postgresql[1]["rows"] > 0

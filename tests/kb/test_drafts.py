@@ -3,8 +3,6 @@ fields are logged one by one; publishing makes a version and closes the draft; n
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.kb_drafts import Drafts
@@ -15,8 +13,8 @@ from bot.storage import Store
 
 
 @pytest.fixture
-def drafts(tmp_path: Path) -> Drafts:
-    versions = KnowledgeVersions(Store(f"sqlite:///{tmp_path / 'kb.sqlite3'}"))
+def drafts(database_url: str) -> Drafts:
+    versions = KnowledgeVersions(Store(database_url))
     versions.adopt_package()
     return Drafts(versions)
 
@@ -82,6 +80,7 @@ def test_a_rollback_is_logged(drafts):
     assert drafts.audit()[0].action == "rollback" and drafts.audit()[0].note == "el teléfono estaba mal"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # forms and validation: 30 s, little storage
 def test_every_kind_round_trips_through_its_form_unchanged(drafts):
     files = drafts.files()
     for kind in KINDS.values():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -26,8 +25,8 @@ PAGES = ["/admin/kb", "/admin/kb/office", "/admin/preview", "/admin/publish", "/
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store(f"sqlite:///{tmp_path / 'console.sqlite3'}")
+def store(database_url: str) -> Store:
+    store = Store(database_url)
     accounts = StaffAccounts(store)
     for name, role in [("ana", "editor"), ("pedro", "publisher"), ("rosa", "analyst")]:
         accounts.create(name, role, PASSWORD)

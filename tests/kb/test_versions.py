@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -29,8 +28,8 @@ def _first_office_address(live: LiveKnowledge) -> str | None:
 
 
 @pytest.fixture
-def versions(tmp_path: Path) -> KnowledgeVersions:
-    return KnowledgeVersions(Store(f"sqlite:///{tmp_path / 'kb.sqlite3'}"))
+def versions(database_url: str) -> KnowledgeVersions:
+    return KnowledgeVersions(Store(database_url))
 
 
 class Clock:
