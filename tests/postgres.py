@@ -96,6 +96,10 @@ class PostgresServer:
         finally:
             self._admin(f"DROP DATABASE {name} WITH (FORCE)")
 
+    def restart(self) -> None:
+        """Stop the server (closing every connection) and start it again on the same port, data kept."""
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"), "-m", "fast", "-w", "restart")
+
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")

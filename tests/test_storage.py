@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from bot.storage import MIGRATIONS, SCHEMA_REVISION, NewReminder, Store, StoredConversation
+from tests.postgres import PostgresServer
 
 
 def test_the_schema_revision_is_the_newest_migration() -> None:
@@ -82,3 +84,13 @@ def test_the_reminders_migration_keeps_the_conversation_and_goes_back(database_u
     store.commit_turn("k", "telegram", store.load_conversation("k"), {"phase": "done"}, [], reminders=reminders)
     with store.engine.connect() as connection:  # without an address nothing is kept to write back to
         assert connection.execute(text("SELECT count(*) FROM reminders")).scalar_one() == 0
+
+
+@pytest.mark.postgresql
+def test_a_restarted_postgresql_server_does_not_fail_the_next_request(postgres_server: PostgresServer) -> None:
+    with postgres_server.database() as url:
+        store = Store(url)
+        store.save_state("k", {"phase": "form"})  # its connection waits in the pool
+        postgres_server.restart()
+        assert store.load_state("k") == {"phase": "form"}
+        store.close()
