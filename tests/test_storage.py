@@ -50,6 +50,19 @@ def _alembic(url: str, action: str, revision: str) -> None:
     engine.dispose()
 
 
+def test_every_migration_goes_down_to_an_empty_database_and_up_again(database_url: str) -> None:
+    Store(database_url).close()
+    _alembic(database_url, "downgrade", "base")
+    engine = create_engine(database_url)
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    _alembic(database_url, "upgrade", "head")
+    store = Store(database_url)
+    store.save_state("k", {"phase": "done"})
+    assert store.unfinished() == ["k"]
+    store.close()
+
+
 def test_the_outbox_migration_keeps_conversations_and_goes_back(database_url: str) -> None:
     url = database_url
     _alembic(url, "upgrade", "0004")
