@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.addresses import AddressCipher
+from bot.database_health import unwritable
 from bot.dialogue.policy import Policy, Turn, TurnContext
 from bot.dialogue.rules import DialogueRules, load_dialogue_rules
 from bot.dialogue.state import ConversationState
@@ -233,7 +234,8 @@ class Engine:
         try:
             return turn(today)
         except Exception as exc:
-            logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
+            if unwritable(exc) is None:  # a read-only database or a full disk is logged once, by its condition
+                logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
         try:
             return Delivery(self._failed_replies(key, today), [])
         except Exception as exc:  # the state cannot even be read (the database is down): the kind word alone

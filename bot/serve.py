@@ -189,15 +189,16 @@ class Service:
 
     async def healthz(self, request: Request) -> Response:
         database = await asyncio.to_thread(self._database_ok)
+        problem = self.engine.store.health.problem if database else "unreachable"  # or "read-only", "disk full"…
         body = {
-            "status": "ok" if database else "degraded",
+            "status": "ok" if problem is None else "degraded",
             "channels": self.channels,
             "knowledge_base": self.engine.kb.version,
-            "database": "ok" if database else "unreachable",
+            "database": problem or "ok",
             "nlu": backend_health(self.engine.nlu),  # the backend parsing now; Rasa's breaker state
             "outbox": await asyncio.to_thread(self._outbox) if database else None,
         }
-        return JSONResponse(body, status_code=200 if database else 503)
+        return JSONResponse(body, status_code=200 if problem is None else 503)
 
     def _outbox(self) -> dict[str, Any]:
         """Replies waiting and the age of the oldest; what this process's senders delivered, retried, dropped."""

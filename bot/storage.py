@@ -41,6 +41,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from bot.database_health import watch_writes
+
 __all__ = [
     "AlreadyProcessed",
     "Base",
@@ -279,6 +281,7 @@ class Store:
         self.engine = create_engine(url, json_serializer=_json_text, json_deserializer=orjson.loads, **_options(url))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.health = watch_writes(self.engine)  # a read-only database or a full disk: one log line, /healthz
         migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from bot.addresses import AddressCipher, UnreadableAddress
 from bot.channels.retry import backoff
+from bot.database_health import unwritable
 from bot.outbox import OutboxQueue, Pending
 from bot.replies import Reply
 
@@ -83,28 +84,39 @@ class OutboxSender:
         self._wake.set()
 
     async def _run(self) -> None:
-        next_reminders = 0.0
+        next_reminders, failures = 0.0, 0
         while True:
             if self.reminders is not None and time.monotonic() >= next_reminders:
                 next_reminders = time.monotonic() + self.remind_every
                 self._remind(self.reminders)
             try:
                 self._claim()
-            except Exception as exc:  # the database is away for a moment: try again at the next poll
-                logger.error("outbox claim failed", extra={"event": "outbox_error", "error": type(exc).__name__})
-            self._wake.clear()
-            try:
-                async with asyncio.timeout(POLL_SECONDS):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            await asyncio.sleep(CLAIM_INTERVAL)
+                failures = 0
+            except Exception as exc:  # the database is away, read-only or full: look again later and later
+                failures += 1
+                if unwritable(exc) is None:  # else logged once, by its condition (bot/database_health.py)
+                    logger.error("outbox claim failed", extra={"event": "outbox_error", "error": type(exc).__name__})
+            await self._pause(failures)
+
+    async def _pause(self, failures: int) -> None:
+        """Until the next claim: the poll or a wake; after failed claims, a growing wait that wakes do not cut."""
+        self._wake.clear()
+        if failures:
+            await asyncio.sleep(backoff(failures, POLL_SECONDS / 2))
+            return
+        try:
+            async with asyncio.timeout(POLL_SECONDS):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+        await asyncio.sleep(CLAIM_INTERVAL)
 
     def _remind(self, reminders: Callable[[], int]) -> None:
         try:
             queued = reminders()
         except Exception as exc:  # the database is away for a moment: the next look finds them still due
-            logger.error("reminders failed", extra={"event": "reminders_error", "error": type(exc).__name__})
+            if unwritable(exc) is None:
+                logger.error("reminders failed", extra={"event": "reminders_error", "error": type(exc).__name__})
             return
         if queued:
             self.counts["reminders"] += queued
@@ -140,8 +152,16 @@ class OutboxSender:
                     return
                 settled.append(row.id)
         finally:
+            self._settle(settled, [row.id for row in rows[len(settled) :]])
+
+    def _settle(self, settled: list[int], freed: list[int]) -> None:
+        """Delete the rows settled, free the others; if the database cannot be written, their lease runs out."""
+        try:
             self.queue.delivered(settled)
-            self.queue.release([row.id for row in rows[len(settled) :]])
+            self.queue.release(freed)
+        except Exception as exc:
+            if unwritable(exc) is None:
+                logger.error("outbox not settled", extra={"event": "outbox_error", "error": type(exc).__name__})
 
     async def _deliver(self, row: Pending) -> bool:
         """True when the row is settled (delivered or dropped); False when it waits for a retry."""

@@ -63,6 +63,7 @@ from bot.channels.split import split_message, utf16_length
 from bot.channels.telegram_update import Update as CheckedUpdate
 from bot.channels.telegram_update import check_update, serves
 from bot.channels.turns import ChannelEngine
+from bot.database_health import unwritable
 from bot.domain import Button
 from bot.replies import Document, Reply
 from nlu.bounded_json import loads_bounded
@@ -230,7 +231,8 @@ class TelegramChannel:
                 await self.engine.take(str(chat_id), text, str(update.update_id))
         except SQLAlchemyError as exc:
             self.unstored.add(update.update_id)
-            logger.error("turn not stored", extra={"event": "telegram_unavailable", "error": type(exc).__name__})
+            if unwritable(exc) is None:  # else logged once, by its condition (bot/database_health.py)
+                logger.error("turn not stored", extra={"event": "telegram_unavailable", "error": type(exc).__name__})
         finally:
             self.sender.wake()
 
@@ -366,7 +368,7 @@ class TelegramPolling:
         self._task = asyncio.create_task(self._run(), name="telegram-polling")
 
     async def _run(self) -> None:
-        failures = 0
+        failures = stalled = 0
         while not self._stopping:
             self._fetch = asyncio.create_task(self._get_updates())
             try:
@@ -379,8 +381,9 @@ class TelegramPolling:
                 await asyncio.sleep(backoff(failures))
                 continue
             failures = 0
-            if updates and not await self._handle(list(updates)):
-                await asyncio.sleep(1.0)
+            stalled = stalled + 1 if updates and not await self._handle(list(updates)) else 0
+            if stalled:  # the batch could not be stored: asked for again after 1 s, 2 s, 4 s… up to 30 s
+                await asyncio.sleep(backoff(stalled, 0.5))
 
     async def _get_updates(self) -> tuple[Update, ...]:
         updates: tuple[Update, ...] = await self.bot.application.bot.get_updates(

@@ -27,6 +27,7 @@ from bot.channels.retry import backoff
 from bot.channels.sender import OutboxSender
 from bot.channels.turns import ChannelEngine
 from bot.channels.whatsapp_messages import DocumentMessage, Inbound, Outgoing, messages_for, parse_webhook
+from bot.database_health import unwritable
 from bot.replies import Document, Reply
 from nlu.bounded_json import loads_bounded
 
@@ -135,7 +136,8 @@ class WhatsAppChannel:
             for message in inbound:
                 await self._take(message)
         except SQLAlchemyError as exc:  # nothing of the failed message was written: Meta delivers it again
-            logger.error("turn not stored", extra={"event": "whatsapp_unavailable", "error": type(exc).__name__})
+            if unwritable(exc) is None:  # else logged once, by its condition (bot/database_health.py)
+                logger.error("turn not stored", extra={"event": "whatsapp_unavailable", "error": type(exc).__name__})
             return JSONResponse({"error": "try again later"}, status_code=503)
         finally:
             self.sender.wake()
