@@ -28,11 +28,11 @@ DOORS = {  # door -> (property test, inputs per example on average: list sizes 1
     "engine": ("tests/test_engine_bad_input.py::test_any_payload_or_text_in_any_state_gets_a_reply", ENGINE_MESSAGES),
     "ruta diagnose": ("tests/test_profile_input.py::test_any_profile_line_gets_a_diagnosis_or_exit_2", 2.0),
     "POST /telegram": (
-        "tests/channels/test_bad_bodies.py::test_any_telegram_body_is_200_or_4xx_and_a_refused_one_stores_nothing",
+        "tests/channels/test_bad_bodies.py::test_any_telegram_body_is_200_or_400_and_a_refused_one_stores_nothing",
         1.0,
     ),
     "POST /whatsapp": (
-        "tests/channels/test_bad_bodies.py::test_any_whatsapp_body_is_200_or_4xx_and_a_refused_one_stores_nothing",
+        "tests/channels/test_bad_bodies.py::test_any_whatsapp_body_is_200_or_400_and_a_refused_one_stores_nothing",
         1.0,
     ),
 }

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from knowledge import KnowledgeBase, load_knowledge_base
 from nlu.parse import NluBackend
 
 if TYPE_CHECKING:
     from tests.postgres import PostgresServer
+
+# Hypothesis: the default profile keeps each test's own example count; HYPOTHESIS_PROFILE=long is the fuzzing run
+# of issue 12 (tests/fuzz.py: 25,000 examples per door), derandomized so that every run draws the same inputs.
+settings.register_profile("long", derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 COMPLETE_PROFILE: dict[str, Any] = {
     "commune": "vallenar",
