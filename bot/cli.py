@@ -251,24 +251,31 @@ def telegram(log_level: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR.")
-def serve(host: str, port: int, log_level: str) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes on the one port (above 1: PostgreSQL only).",
+)
+def serve(host: str, port: int, log_level: str, workers: int) -> None:
     """Serve the webhooks: /telegram, /whatsapp and /healthz (channels enabled by their RUTA_* settings)."""
     import uvicorn
 
     from bot.engine import build_engine
     from bot.logs import configure_logging
-    from bot.serve import ConfigError, GracefulServer, create_app
+    from bot.serve import SERVER_OPTIONS, ConfigError, GracefulServer, create_app, prepare_workers, run_workers
 
     settings = get_settings()
     configure_logging(log_level.upper())
     try:
+        if workers > 1:
+            _engine(prepare_workers, settings)
+            sys.exit(run_workers(host, port, workers, log_level.upper()))
         app = create_app(settings, _engine(build_engine, settings))
     except ConfigError as exc:
         _fail(str(exc), BAD_INPUT)
-    config = uvicorn.Config(  # on SIGTERM: requests in flight get 3 s, then the outbox its flush, then exit 0
-        app, host=host, port=port, log_config=None, access_log=False, server_header=False, timeout_graceful_shutdown=3
-    )
-    GracefulServer(config).run()
+    GracefulServer(uvicorn.Config(app, host=host, port=port, **SERVER_OPTIONS)).run()
 
 
 @main.command("export")

@@ -9,6 +9,12 @@ Bodies over RUTA_MAX_REQUEST_BYTES get 413. Every request is logged as JSON with
 Start-up: Telegram's command menu is best effort (a warning if the Bot API refuses it). If Telegram does not accept
 the webhook (setWebhook, after retries), start-up fails with one line, `ruta: Telegram did not accept the webhook
 (...)`, instead of a traceback, and the process exits with code 3 (uvicorn's code for a failed start-up).
+
+Several workers (`ruta serve --workers N`, PostgreSQL only): `prepare_workers` does once what the workers would
+race for (the pseudonym key, migrations, the shipped knowledge base), then uvicorn's supervisor starts N processes
+on one socket, each building its app with `worker_app` (its own engine, outbox sender and reminders; leases keep
+the senders apart). SIGTERM to the supervisor stops every worker gracefully (requests in flight, then the outbox's
+flush); a worker that dies is started again.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -32,13 +38,23 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot.channels.sender import OutboxSender
 from bot.channels.turns import ChannelEngine
-from bot.engine import Engine
+from bot.engine import Engine, build_engine, open_store
+from bot.kb_versions import KnowledgeVersions
 from bot.outbox import OutboxQueue
 from bot.render import Format
-from bot.settings import Settings
+from bot.settings import Settings, get_settings
 from nlu.backends import backend_health
 
-__all__ = ["ConfigError", "GracefulServer", "StartupError", "create_app"]
+__all__ = [
+    "SERVER_OPTIONS",
+    "ConfigError",
+    "GracefulServer",
+    "StartupError",
+    "create_app",
+    "prepare_workers",
+    "run_workers",
+    "worker_app",
+]
 
 logger = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -47,6 +63,14 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WHATSAPP_SETTINGS = ("whatsapp_token", "whatsapp_phone_number_id", "whatsapp_app_secret", "whatsapp_verify_token")
+LOG_LEVEL_VARIABLE = "RUTA_SERVE_LOG_LEVEL"  # the log level, handed from `ruta serve --workers` to its workers
+# on SIGTERM: requests in flight get 3 s, then the outbox its flush, then exit 0
+SERVER_OPTIONS: dict[str, Any] = {
+    "log_config": None,
+    "access_log": False,
+    "server_header": False,
+    "timeout_graceful_shutdown": 3,
+}
 
 
 class GracefulServer(uvicorn.Server):
@@ -243,19 +267,9 @@ def _add_telegram(service: Service, settings: Settings) -> None:
 def _add_whatsapp(service: Service, settings: Settings) -> None:
     from bot.channels import whatsapp
 
-    given = {name: getattr(settings, name) for name in WHATSAPP_SETTINGS}
-    if not any(given.values()):
+    config = _whatsapp_config(settings)
+    if config is None:
         return
-    missing = [f"RUTA_{name.upper()}" for name, value in given.items() if not value]
-    if missing:
-        raise ConfigError(f"WhatsApp needs {', '.join(missing)} as well")
-    config = whatsapp.WhatsAppConfig(
-        given["whatsapp_token"],
-        given["whatsapp_phone_number_id"],
-        given["whatsapp_app_secret"],
-        given["whatsapp_verify_token"],
-        settings.whatsapp_api_url,
-    )
     channel = _channel_engine(service, settings, "whatsapp", whatsapp.CHANNEL)
     webhook = whatsapp.WhatsAppChannel(channel, config, max_depth=settings.max_json_depth)
     service.senders.append(webhook.sender)
@@ -271,6 +285,26 @@ def _add_whatsapp(service: Service, settings: Settings) -> None:
     ]
     service.starts.append(start)
     service.channels.append(whatsapp.CHANNEL)
+
+
+def _whatsapp_config(settings: Settings) -> Any:
+    """The WhatsApp channel's configuration, None when no RUTA_WHATSAPP_* setting is given (ConfigError when only
+    some are)."""
+    from bot.channels import whatsapp
+
+    given = {name: getattr(settings, name) for name in WHATSAPP_SETTINGS}
+    if not any(given.values()):
+        return None
+    missing = [f"RUTA_{name.upper()}" for name, value in given.items() if not value]
+    if missing:
+        raise ConfigError(f"WhatsApp needs {', '.join(missing)} as well")
+    return whatsapp.WhatsAppConfig(
+        given["whatsapp_token"],
+        given["whatsapp_phone_number_id"],
+        given["whatsapp_app_secret"],
+        given["whatsapp_verify_token"],
+        settings.whatsapp_api_url,
+    )
 
 
 def _channel_engine(service: Service, settings: Settings, fmt: Format, name: str) -> ChannelEngine:
@@ -296,3 +330,46 @@ def create_app(settings: Settings, engine: Engine) -> ASGIApp:
     routes = [Route("/healthz", service.healthz, methods=["GET"]), *service.routes]
     app = Lifespan(Starlette(routes=routes), service.starts)
     return RequestLog(BodyLimit(app, settings.max_request_bytes))
+
+
+def prepare_workers(settings: Settings) -> None:
+    """Before several workers start, what they would otherwise race for: the settings checked (ConfigError;
+    SQLite refused: its per-chat lock holds inside one process only), the pseudonym key made (PseudonymKeyError),
+    the schema migrated and the shipped knowledge base adopted."""
+    if make_url(settings.resolved_database_url).get_backend_name() == "sqlite":
+        raise ConfigError(
+            "--workers above 1 needs PostgreSQL (RUTA_DATABASE_URL): on SQLite one chat's messages are kept in "
+            "order by a lock inside one process, and several processes would only queue for the file's write lock"
+        )
+    _whatsapp_config(settings)
+    settings.resolved_pseudonym_key()
+    store = open_store(settings)
+    try:
+        KnowledgeVersions(store).adopt_package()
+    finally:
+        store.close()
+
+
+def worker_app() -> ASGIApp:
+    """The app of one worker of `ruta serve --workers N`: uvicorn calls this factory in each worker process."""
+    from bot.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(os.environ.get(LOG_LEVEL_VARIABLE, "INFO"))
+    return create_app(settings, build_engine(settings))
+
+
+def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
+    """Serve with `workers` processes on one socket until SIGTERM or SIGINT; the exit code (3: a worker could not
+    start, and the others were stopped)."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ[LOG_LEVEL_VARIABLE] = log_level  # the workers are spawned with this environment
+    config = uvicorn.Config(
+        "bot.serve:worker_app", factory=True, host=host, port=port, workers=workers, **SERVER_OPTIONS
+    )
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    failed = any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
+    return STARTUP_FAILURE if failed else 0
