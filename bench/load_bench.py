@@ -680,13 +680,18 @@ def main() -> None:
     parser.add_argument("--pg-workers", type=int, default=4)
     parser.add_argument("--backends", default="postgresql,sqlite")
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument(
+        "--separate-processes",
+        action="store_true",
+        help="Several workers as separate `ruta serve` processes on separate ports, even if --workers exists.",
+    )
     args = parser.parse_args()
     random.seed(args.seed)
     WORK.mkdir(parents=True, exist_ok=True)
     WORK.chmod(0o755)  # the throw-away PostgreSQL runs as `postgres` under root and needs to reach its folder
     tempfile.tempdir = str(WORK)
-    use_option = has_workers_option()
-    if not use_option:
+    use_option = has_workers_option() and not args.separate_processes
+    if not use_option and not args.separate_processes:
         print(
             "ruta serve has no --workers option here: several workers are separate processes on separate ports, "
             "with the requests spread round-robin",
