@@ -116,15 +116,24 @@ class Engine:
         key = self.user_key(channel, user_id)
         return self._guarded(key, today or date.today(), lambda day: self._unsupported_turn(key, channel, day, LOCAL))
 
-    def take(self, channel: str, user_id: str, text: str | None, message_id: str, today: date | None = None) -> bool:
+    def take(
+        self,
+        channel: str,
+        user_id: str,
+        text: str | None,
+        message_id: str,
+        today: date | None = None,
+        on_held: Callable[[], None] | None = None,
+    ) -> bool:
         """Take the turn of one message for a channel whose replies a sender delivers from the outbox (see
         bot/channels/sender.py): the replies are queued with the address encrypted, in the transaction that
         marks the message processed. `text` None: a voice note, photo… False if the message was taken before.
+        `on_held` is called once the turn holds the conversation's lock (`Store.turn_lock`).
 
         A turn that fails unexpectedly queues the kind reply instead. A database that cannot be written raises
         (SQLAlchemyError): the channel lets the service deliver the message again."""
         key, day = self.user_key(channel, user_id), today or date.today()
-        inbound = Inbound(self.addresses.encrypt(user_id), self._message_digest(channel, message_id))
+        inbound = Inbound(self.addresses.encrypt(user_id), self._message_digest(channel, message_id), on_held)
         try:  # a message taken before is refused by the commit (AlreadyProcessed): no query spent on every turn
             if text is None:
                 self._unsupported_turn(key, channel, day, inbound)
@@ -195,20 +204,22 @@ class Engine:
         digest: str,
         inbound: Inbound,
     ) -> Delivery:
-        """Read the conversation, decide the turn, write it in one transaction (taken again once if another
-        writer got there first)."""
+        """Read the conversation, decide the turn, write it in one transaction, all under the conversation's lock
+        (`Store.turn_lock`: on PostgreSQL other workers' turns of the chat wait); taken again once if a writer
+        that does not take the lock got there first."""
         self._follow_knowledge()
         context = TurnContext(can_remind=inbound.address is not None, handoff=lambda: self._handoff(key, today))
         for attempt in (1, 2):
-            read = self.store.load_conversation(key)
-            state = self._state(read.state)
-            if digest and digest == state.last_message and (pending := self.store.undelivered(key)):
-                return _delivery(pending)
-            finished = self._finished(key, state, today)
-            turn = decide(finished.state if finished else state, context)
-            turn.state.last_message = digest
             try:
-                return self._commit(key, channel, read, _after(finished, turn), today, inbound)
+                with self.store.turn_lock(key, inbound.on_held):
+                    read = self.store.load_conversation(key)
+                    state = self._state(read.state)
+                    if digest and digest == state.last_message and (pending := self.store.undelivered(key)):
+                        return _delivery(pending)
+                    finished = self._finished(key, state, today)
+                    turn = decide(finished.state if finished else state, context)
+                    turn.state.last_message = digest
+                    return self._commit(key, channel, read, _after(finished, turn), today, inbound)
             except StaleConversation:
                 if attempt == 2:
                     raise
@@ -328,11 +339,12 @@ class Engine:
 
 @dataclass(frozen=True)
 class Inbound:
-    """Where a turn's replies go: `address` (encrypted) for a sender to deliver them, None for the caller; and
-    the digest of the inbound message's id, to take it once."""
+    """Where a turn's replies go: `address` (encrypted) for a sender to deliver them, None for the caller; the
+    digest of the inbound message's id, to take it once; and who to tell once the turn holds its lock."""
 
     address: str | None = None
     message: str | None = None
+    on_held: Callable[[], None] | None = None  # called once the turn holds the conversation's lock
 
 
 LOCAL = Inbound()

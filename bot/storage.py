@@ -10,8 +10,10 @@ a SQLite file; any SQLAlchemy URL through `RUTA_DATABASE_URL`.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ import orjson
 from sqlalchemy import (
     JSON,
     Boolean,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -209,6 +212,11 @@ _PROCESSED: Table = ProcessedMessage.__table__  # type: ignore[assignment]
 _REMINDERS: Table = ReminderRow.__table__  # type: ignore[assignment]
 
 
+# The turn's lock on PostgreSQL: transaction-scoped, so a commit, a rollback or a connection lost (a worker killed,
+# the server restarted) releases it; keyed by the pseudonym (two chats sharing a 64-bit hash only wait on each other)
+_TURN_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
 def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -284,6 +292,57 @@ class Store:
         self.health = watch_writes(self.engine)  # a read-only database or a full disk: one log line, /healthz
         migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._turn = threading.local()  # `connection`: the transaction of the turn this thread holds (turn_lock)
+
+    @contextmanager
+    def turn_lock(self, key: str, on_held: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold the conversation `key` for one turn (its read, its decision, its write), across processes.
+
+        On PostgreSQL this is one transaction holding an advisory lock on the pseudonym: another worker's turn of
+        the same chat waits for this one to commit, then reads what it wrote, and waiting turns are granted the
+        lock in the order they asked for it. `load_conversation` and the turn's write (`commit_turn`,
+        `queue_replies`) run in that transaction, which commits when the block ends and rolls back if it raises
+        (a StaleConversation or AlreadyProcessed must leave the block). `on_held` is called once the lock is held.
+        On SQLite nothing is locked here: one process serves, and its channels keep a chat's turns apart.
+
+        What each mechanism guarantees: this lock, one turn of a chat at a time and in order; the `version`
+        column (StaleConversation), that a writer which did not take the lock (start-up's `finish_unfinished`,
+        `save_state`) never overwrites a newer state; `processed_messages`, that a message delivered twice, to any
+        worker, is taken once."""
+        if self.engine.dialect.name != "postgresql":
+            if on_held is not None:
+                on_held()
+            yield
+            return
+        with self.engine.begin() as connection:
+            connection.execute(_TURN_LOCK, {"key": key})
+            if on_held is not None:
+                on_held()
+            self._turn.connection = connection
+            try:
+                yield
+            finally:
+                self._turn.connection = None
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """The held turn's connection, else a new one."""
+        held = getattr(self._turn, "connection", None)
+        if held is not None:
+            yield held
+            return
+        with self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """The held turn's transaction (committed by `turn_lock`), else a transaction of its own."""
+        held = getattr(self._turn, "connection", None)
+        if held is not None:
+            yield held
+            return
+        with self.engine.begin() as connection:
+            yield connection
 
     def load_state(self, key: str) -> dict[str, Any] | None:
         """The stored state of a conversation (Core query: this runs on every turn)."""
@@ -294,7 +353,7 @@ class Store:
     def load_conversation(self, key: str) -> StoredConversation:
         """The state of a conversation with its version, for `commit_turn`."""
         query = select(_CONVERSATIONS.c.state, _CONVERSATIONS.c.version).where(_CONVERSATIONS.c.key == key)
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             row = connection.execute(query).first()
         return StoredConversation({}, None) if row is None else StoredConversation(dict(row.state), row.version)
 
@@ -347,7 +406,7 @@ class Store:
     ) -> list[OutboxRow]:
         now = datetime.now(UTC)
         try:
-            with self.engine.begin() as connection:
+            with self._writing() as connection:
                 if message is not None:
                     connection.execute(insert(_PROCESSED).values(channel=channel, message=message, processed_at=now))
                 if change is not None:

@@ -6,6 +6,9 @@ bench/telegram_bench.py). With a Rasa server or a database server a turn mostly 
 run in a small thread pool and the loop keeps sending. A turn runs under the user's lock, so a chat's messages
 are taken in the order they arrived while other chats go on at once; its replies go to the outbox, and the
 channel's sender (bot/channels/sender.py, made here) delivers them in that order.
+
+On PostgreSQL, where several workers may serve, the lock that orders a chat's turns is the database's
+(`Store.turn_lock`); this process's lock on the user is held only until the turn holds that one (see `take`).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class ChannelEngine:
         self.lease_seconds = lease_seconds  # how long a sender holds the replies it claimed (after a crash, too)
         self.zone = ZoneInfo(timezone)
         self.locks = KeyedLock()
+        self._database_orders = engine.store.engine.dialect.name == "postgresql"  # see `_take_in_database_order`
         self._pool = None if _runs_locally(engine) else ThreadPoolExecutor(WORKERS, thread_name_prefix=channel)
         # The route's PDF is made inside its turn; WeasyPrint takes about a second to load: not on the first PDF
         threading.Thread(target=importlib.import_module, args=("weasyprint",), daemon=True).start()
@@ -67,7 +71,11 @@ class ChannelEngine:
 
     @asynccontextmanager
     async def conversation(self, user_id: str) -> AsyncIterator[None]:
-        """Hold the user's turn: everything inside runs before the user's next message is handled."""
+        """Hold the user's turn: everything inside runs before the user's next message is handled. On PostgreSQL
+        nothing is held here: the database orders the turns (see `take`)."""
+        if self._database_orders:
+            yield
+            return
         async with self.locks.hold(user_id):
             yield
 
@@ -95,8 +103,30 @@ class ChannelEngine:
     async def take(self, user_id: str, text: str | None, message_id: str) -> bool:
         """Take the turn of one message (text None: a voice note, photo…); its replies wait in the outbox for the
         sender. False if the message was taken before. Raises SQLAlchemyError if nothing could be stored."""
+        kind = "text" if text is not None else "unsupported"
+        if self._database_orders:
+            return await self._take_in_database_order(user_id, text, message_id, kind)
         turn = partial(self.engine.take, self.channel, user_id, text, message_id, self.today())
-        return await self._run(turn, "text" if text is not None else "unsupported")
+        return await self._run(turn, kind)
+
+    async def _take_in_database_order(self, user_id: str, text: str | None, message_id: str, kind: str) -> bool:
+        """PostgreSQL: this process's lock on the user is held only until the turn holds the database's lock on
+        the conversation, so the user's next message here queues at the database right behind it, in the order
+        the messages reached any worker (held to the end, this worker's own queue would let a later message that
+        reached another worker overtake it). A chat ties up at most two of the pool's threads per worker."""
+        loop = asyncio.get_running_loop()
+        held = asyncio.Event()
+
+        def on_held() -> None:  # called in the turn's thread
+            loop.call_soon_threadsafe(held.set)
+
+        turn = partial(self.engine.take, self.channel, user_id, text, message_id, self.today(), on_held)
+        async with self.locks.hold(user_id):
+            running = asyncio.ensure_future(self._run(turn, kind))
+            waiting = asyncio.ensure_future(held.wait())
+            await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+        return await running
 
     async def _run(self, turn: Callable[[], bool], kind: str) -> bool:
         started = time.perf_counter()
