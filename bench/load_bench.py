@@ -235,8 +235,10 @@ class Driver:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
-    async def turn(self, game: Round, step: Step, want: int) -> bool:
-        """Send one message; True when all its replies (`want` bot messages in all) arrived within the timeout."""
+    async def turn(self, game: Round, step: Step, want: int, after: list[str] | None = None) -> bool:
+        """Send one message; True when all its replies arrived within the timeout: at least `want` bot messages,
+        and every message of `after` (the expected transcript after this turn, edits included), whatever else
+        (a duplicate) came too."""
         replies = self.telegram if game.channel == TELEGRAM else self.whatsapp
         replies.mark(game.address)
         started = time.perf_counter()
@@ -256,7 +258,13 @@ class Driver:
             game.stuck = missing
             return False
         game.sent += 1
-        ok = await replies.wait(game.address, lambda: replies.count[game.address] >= want, self.timeout)
+
+        def ready() -> bool:
+            if replies.count[game.address] < want:
+                return False
+            return after is None or Counter(after) <= Counter(self._transcript(game.channel, game.address))
+
+        ok = await replies.wait(game.address, ready, self.timeout)
         first = replies.first_new.get(game.address)
         if first is not None:
             self.totals.latencies.append(first - started)
@@ -311,22 +319,29 @@ class Driver:
             for turn, step in enumerate(SCRIPTS[name]):
                 if time.perf_counter() >= deadline:
                     return
-                if not await self.turn(game, step, expected.counts[turn]):
+                if not await self.turn(game, step, expected.counts[turn], expected.transcripts[turn + 1]):
                     game.late = game.stuck is None
                     break
                 await asyncio.sleep(random.uniform(0.5 * think, 1.5 * think))
             if time.perf_counter() >= deadline:
                 return
 
-    async def drain(self, quiet: float = 3.0, limit: float = 120.0) -> float:
-        """Wait until no bot message was recorded for `quiet` seconds (at most `limit`); the seconds waited."""
+    async def drain(self, port: int, quiet: float = 3.0, limit: float = 180.0) -> float:
+        """Wait until the outbox is empty (/healthz) and no bot message was recorded for `quiet` seconds (at most
+        `limit`); the seconds waited."""
         started = time.perf_counter()
         while time.perf_counter() - started < limit:
             idle = time.perf_counter() - max(self.telegram.last_any, self.whatsapp.last_any)
-            if idle >= quiet and not self.posts:
+            if idle >= quiet and not self.posts and await self._outbox_depth(port) == 0:
                 break
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)
         return time.perf_counter() - started
+
+    async def _outbox_depth(self, port: int) -> int | None:
+        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
+            health = (await self.client.get(f"http://127.0.0.1:{port}/healthz")).json()
+            return int(health["outbox"]["depth"])
+        return None
 
 
 # --- judging the transcripts ----------------------------------------------------------------------------------------
@@ -571,7 +586,7 @@ async def run_backend(backend: str, args: argparse.Namespace, use_option: bool) 
         deadline = started + args.minutes * 60
         await asyncio.gather(*(driver.person(slot, deadline, args.think) for slot in range(args.users)))
         elapsed = time.perf_counter() - started
-        drained = await driver.drain()
+        drained = await driver.drain(ruta.ports[0])
         load_after = os.getloadavg()
         cpu_after = resource.getrusage(resource.RUSAGE_SELF)
         stop_sampling.set()
