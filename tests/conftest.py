@@ -84,13 +84,23 @@ def profile_data() -> dict[str, Any]:
     return dict(COMPLETE_PROFILE)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_nlu_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the embedded NLU model is trained once for the session, for `embedded_nlu` and the `ruta` processes
+    the tests start (tests/ruta_process.py)."""
+    from tests.ruta_process import share_nlu_cache
+
+    directory = tmp_path_factory.mktemp("nlu-cache")
+    share_nlu_cache(directory)
+    return directory
+
+
 @pytest.fixture(scope="session")
-def embedded_nlu() -> NluBackend:
+def embedded_nlu(shared_nlu_cache: Path) -> NluBackend:
     from nlu.embedded import EmbeddedNlu
     from nlu.training_data import DATA_DIR
-    from tests.ruta_process import nlu_cache
 
-    return EmbeddedNlu((DATA_DIR,), nlu_cache())  # trained once, shared with the `ruta` processes of the tests
+    return EmbeddedNlu((DATA_DIR,), shared_nlu_cache)
 
 
 @pytest.fixture(scope="session")

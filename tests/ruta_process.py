@@ -2,38 +2,52 @@
 
 from __future__ import annotations
 
-import atexit
-import functools
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 RUTA = Path(sys.executable).with_name("ruta")
 
 
-@functools.cache
-def nlu_cache() -> Path:
-    """A cache holding the embedded NLU model of nlu/data, trained once per test process (per xdist worker).
+@dataclass
+class _SharedNlu:
+    directory: Path | None = None
+    trained: bool = False
 
-    `ruta` started by a test loads the model from it instead of training its own in the new home (about 4 s
-    each); tests that are about the cache itself give their own RUTA_NLU_CACHE."""
-    from nlu.embedded import EmbeddedNlu
-    from nlu.training_data import DATA_DIR
 
-    directory = Path(tempfile.mkdtemp(prefix="ruta-tests-nlu-"))
-    atexit.register(shutil.rmtree, directory, True)
-    EmbeddedNlu((DATA_DIR,), directory)
-    return directory
+_SHARED_NLU = _SharedNlu()
+
+
+def share_nlu_cache(directory: Path) -> None:
+    """Have every `ruta` started through `ruta_env` load the embedded NLU model of nlu/data from `directory`.
+
+    tests/conftest.py does it once per test session (per xdist worker): the model is trained there once instead
+    of in each new home (about 4 s a start). Benchmarks do not call it, so their `ruta` starts stay first starts;
+    tests about the cache itself give their own RUTA_NLU_CACHE."""
+    _SHARED_NLU.directory, _SHARED_NLU.trained = directory, False
+
+
+def _shared_nlu_cache() -> dict[str, str]:
+    """RUTA_NLU_CACHE for `ruta_env` once `share_nlu_cache` was called (the model trained there first), else {}."""
+    directory = _SHARED_NLU.directory
+    if directory is None:
+        return {}
+    if not _SHARED_NLU.trained:
+        from nlu.embedded import EmbeddedNlu
+        from nlu.training_data import DATA_DIR
+
+        EmbeddedNlu((DATA_DIR,), directory)  # trains into the directory, or finds the model already there
+        _SHARED_NLU.trained = True
+    return {"RUTA_NLU_CACHE": str(directory)}
 
 
 def ruta_env(home: Path, **values: str) -> dict[str, str]:
-    """This environment without any RUTA_* setting of the developer's, plus RUTA_HOME=home, the tests' trained
-    NLU model (RUTA_NLU_CACHE=nlu_cache()) and `values`."""
+    """This environment without any RUTA_* setting of the developer's, plus RUTA_HOME=home, the shared NLU
+    cache if any (`share_nlu_cache`) and `values`."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RUTA_")}
-    return {**clean, "RUTA_HOME": str(home), "RUTA_NLU_CACHE": str(nlu_cache()), **values}
+    return {**clean, "RUTA_HOME": str(home), **_shared_nlu_cache(), **values}
 
 
 def run_ruta(home: Path, *args: str, input_text: str = "", **values: str) -> subprocess.CompletedProcess[str]:
