@@ -123,17 +123,17 @@ class Engine:
         text: str | None,
         message_id: str,
         today: date | None = None,
-        on_held: Callable[[], None] | None = None,
+        on_queued: Callable[[], None] | None = None,
     ) -> bool:
         """Take the turn of one message for a channel whose replies a sender delivers from the outbox (see
         bot/channels/sender.py): the replies are queued with the address encrypted, in the transaction that
         marks the message processed. `text` None: a voice note, photo… False if the message was taken before.
-        `on_held` is called once the turn holds the conversation's lock (`Store.turn_lock`).
+        `on_queued` is called as the turn asks for the conversation's lock (`Store.turn_lock`).
 
         A turn that fails unexpectedly queues the kind reply instead. A database that cannot be written raises
         (SQLAlchemyError): the channel lets the service deliver the message again."""
         key, day = self.user_key(channel, user_id), today or date.today()
-        inbound = Inbound(self.addresses.encrypt(user_id), self._message_digest(channel, message_id), on_held)
+        inbound = Inbound(self.addresses.encrypt(user_id), self._message_digest(channel, message_id), on_queued)
         try:  # a message taken before is refused by the commit (AlreadyProcessed): no query spent on every turn
             if text is None:
                 self._unsupported_turn(key, channel, day, inbound)
@@ -211,7 +211,7 @@ class Engine:
         context = TurnContext(can_remind=inbound.address is not None, handoff=lambda: self._handoff(key, today))
         for attempt in (1, 2):
             try:
-                with self.store.turn_lock(key, inbound.on_held):
+                with self.store.turn_lock(key, inbound.on_queued):
                     read = self.store.load_conversation(key)
                     state = self._state(read.state)
                     if digest and digest == state.last_message and (pending := self.store.undelivered(key)):
@@ -340,11 +340,11 @@ class Engine:
 @dataclass(frozen=True)
 class Inbound:
     """Where a turn's replies go: `address` (encrypted) for a sender to deliver them, None for the caller; the
-    digest of the inbound message's id, to take it once; and who to tell once the turn holds its lock."""
+    digest of the inbound message's id, to take it once; and who to tell as the turn asks for its lock."""
 
     address: str | None = None
     message: str | None = None
-    on_held: Callable[[], None] | None = None  # called once the turn holds the conversation's lock
+    on_queued: Callable[[], None] | None = None  # called as the turn asks for the conversation's lock
 
 
 LOCAL = Inbound()

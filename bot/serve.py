@@ -63,6 +63,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WHATSAPP_SETTINGS = ("whatsapp_token", "whatsapp_phone_number_id", "whatsapp_app_secret", "whatsapp_verify_token")
+HEALTHCHECK_SECONDS = 30  # a worker that does not answer the supervisor's ping for this long is started again
 LOG_LEVEL_VARIABLE = "RUTA_SERVE_LOG_LEVEL"  # the log level, handed from `ruta serve --workers` to its workers
 # on SIGTERM: requests in flight get 3 s, then the outbox its flush, then exit 0
 SERVER_OPTIONS: dict[str, Any] = {
@@ -366,8 +367,14 @@ def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
     from uvicorn.supervisors import Multiprocess
 
     os.environ[LOG_LEVEL_VARIABLE] = log_level  # the workers are spawned with this environment
-    config = uvicorn.Config(
-        "bot.serve:worker_app", factory=True, host=host, port=port, workers=workers, **SERVER_OPTIONS
+    config = uvicorn.Config(  # a worker loading the NLU and WeasyPrint, or making a PDF, answers pings late
+        "bot.serve:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
+        **SERVER_OPTIONS,
     )
     supervisor = Multiprocess(config, sockets=[config.bind_socket()])
     supervisor.run()

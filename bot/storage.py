@@ -295,14 +295,15 @@ class Store:
         self._turn = threading.local()  # `connection`: the transaction of the turn this thread holds (turn_lock)
 
     @contextmanager
-    def turn_lock(self, key: str, on_held: Callable[[], None] | None = None) -> Iterator[None]:
+    def turn_lock(self, key: str, on_queued: Callable[[], None] | None = None) -> Iterator[None]:
         """Hold the conversation `key` for one turn (its read, its decision, its write), across processes.
 
         On PostgreSQL this is one transaction holding an advisory lock on the pseudonym: another worker's turn of
         the same chat waits for this one to commit, then reads what it wrote, and waiting turns are granted the
         lock in the order they asked for it. `load_conversation` and the turn's write (`commit_turn`,
         `queue_replies`) run in that transaction, which commits when the block ends and rolls back if it raises
-        (a StaleConversation or AlreadyProcessed must leave the block). `on_held` is called once the lock is held.
+        (a StaleConversation or AlreadyProcessed must leave the block). `on_queued` is called as the lock is asked
+        for: from then on the turn's place in the queue is kept.
         On SQLite nothing is locked here: one process serves, and its channels keep a chat's turns apart.
 
         What each mechanism guarantees: this lock, one turn of a chat at a time and in order; the `version`
@@ -310,14 +311,14 @@ class Store:
         `save_state`) never overwrites a newer state; `processed_messages`, that a message delivered twice, to any
         worker, is taken once."""
         if self.engine.dialect.name != "postgresql":
-            if on_held is not None:
-                on_held()
+            if on_queued is not None:
+                on_queued()
             yield
             return
         with self.engine.begin() as connection:
+            if on_queued is not None:
+                on_queued()
             connection.execute(_TURN_LOCK, {"key": key})
-            if on_held is not None:
-                on_held()
             self._turn.connection = connection
             try:
                 yield

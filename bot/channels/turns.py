@@ -8,7 +8,7 @@ are taken in the order they arrived while other chats go on at once; its replies
 channel's sender (bot/channels/sender.py, made here) delivers them in that order.
 
 On PostgreSQL, where several workers may serve, the lock that orders a chat's turns is the database's
-(`Store.turn_lock`); this process's lock on the user is held only until the turn holds that one (see `take`).
+(`Store.turn_lock`); this process's lock on the user is held only until the turn asks for that one (see `take`).
 """
 
 from __future__ import annotations
@@ -110,20 +110,21 @@ class ChannelEngine:
         return await self._run(turn, kind)
 
     async def _take_in_database_order(self, user_id: str, text: str | None, message_id: str, kind: str) -> bool:
-        """PostgreSQL: this process's lock on the user is held only until the turn holds the database's lock on
-        the conversation, so the user's next message here queues at the database right behind it, in the order
-        the messages reached any worker (held to the end, this worker's own queue would let a later message that
-        reached another worker overtake it). A chat ties up at most two of the pool's threads per worker."""
+        """PostgreSQL: this process's lock on the user is held only until the turn asks the database for its lock
+        on the conversation, so each message queues at the database in the order it reached any worker (held
+        longer, this worker's own queue would let a later message that reached another worker overtake it). A
+        waiting turn holds one of the pool's threads: past WORKERS waiting turns in one worker, the pool's own
+        queue decides, and order across workers is no longer guaranteed."""
         loop = asyncio.get_running_loop()
-        held = asyncio.Event()
+        queued = asyncio.Event()
 
-        def on_held() -> None:  # called in the turn's thread
-            loop.call_soon_threadsafe(held.set)
+        def on_queued() -> None:  # called in the turn's thread
+            loop.call_soon_threadsafe(queued.set)
 
-        turn = partial(self.engine.take, self.channel, user_id, text, message_id, self.today(), on_held)
+        turn = partial(self.engine.take, self.channel, user_id, text, message_id, self.today(), on_queued)
         async with self.locks.hold(user_id):
             running = asyncio.ensure_future(self._run(turn, kind))
-            waiting = asyncio.ensure_future(held.wait())
+            waiting = asyncio.ensure_future(queued.wait())
             await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
             waiting.cancel()
         return await running
