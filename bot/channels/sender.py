@@ -88,7 +88,7 @@ class OutboxSender:
         while True:
             if self.reminders is not None and time.monotonic() >= next_reminders:
                 next_reminders = time.monotonic() + self.remind_every
-                self._remind(self.reminders)
+                await asyncio.to_thread(self._remind, self.reminders)  # database work: not on the event loop
             try:
                 self._claim()
                 failures = 0

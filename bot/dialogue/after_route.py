@@ -134,15 +134,14 @@ class AfterRoute:
             turn.replies.append(self.speaker.say("utter_lessons_after_route"))
             return
         number = 1 if start or state.lesson == 0 else state.lesson + 1
-        count = len(self.kb.lessons.lessons)
+        count = self.speaker.lesson_count
         if number > count:
             number = 1
-        turn.replies.append(self.speaker.lesson(number, today))
+        self._add(turn, self.speaker.lesson(number, today))
         state.lesson = number
         if number == count:
-            turn.replies.append(self.speaker.lessons_end(today))
+            self._add(turn, self.speaker.lessons_end(today))
             state.lesson = 0
-        state.buttons = state.buttons | {b.title: b.payload for b in turn.replies[-1].buttons}
 
 
 def _listed(names: list[str]) -> str:
