@@ -3,6 +3,10 @@
 A claim is a lease (`claimed_until`): a row claimed by one sender is not claimed by another until the lease
 runs out, so several processes can send from one database and a sender that dies frees its rows by itself.
 One chat's rows are claimed together and sent in order; a row that must wait holds back the rows after it.
+
+Rows delivered while the database is away (a server restarting) cannot be deleted at once: the queue remembers
+them and deletes them before its next claim. They stay leased to this sender meanwhile, so no sender takes them
+again, unless the database stays away for longer than the lease (then they are sent again: at least once).
 """
 
 from __future__ import annotations
@@ -47,11 +51,14 @@ class OutboxQueue:
         self.store = store
         self.engine = store.engine
         self.lease = timedelta(seconds=lease_seconds)
+        self._undeleted: set[int] = set()  # rows delivered whose deletion failed (see `delivered`)
 
     def claim(self, channel: str, max_chats: int, busy: set[str]) -> list[list[Pending]]:
         """Up to `max_chats` chats whose oldest reply is due and free (not in `busy`), each with all its rows.
 
-        The scan reads ids and schedule only; the replies are read for the rows leased."""
+        The scan reads ids and schedule only; the replies are read for the rows leased. Rows delivered whose
+        deletion failed are deleted first (a database still away raises here, before anything is claimed)."""
+        self._delete_undeleted()
         now = datetime.now(UTC)
         columns = (_OUTBOX.c.id, _OUTBOX.c.user_key, _OUTBOX.c.not_before, _OUTBOX.c.claimed_until)
         query = (
@@ -104,8 +111,20 @@ class OutboxQueue:
         self._update([row_id], sent_parts=parts)
 
     def delivered(self, ids: list[int]) -> None:
-        """Delete rows delivered, or given up on (the caller logs and counts those)."""
-        self.store.delivered(ids)
+        """Delete rows delivered, or given up on (the caller logs and counts those). If that fails (the database
+        is away), the rows are remembered and deleted by the next claim, while their lease keeps other senders
+        off them; the error is raised all the same."""
+        try:
+            self.store.delivered(ids)
+        except Exception:
+            self._undeleted.update(ids)
+            raise
+
+    def _delete_undeleted(self) -> None:
+        if self._undeleted:
+            ids = sorted(self._undeleted)
+            self.store.delivered(ids)
+            self._undeleted.difference_update(ids)
 
     def retry_later(self, row_id: int, seconds: float, attempts: int) -> None:
         due = datetime.now(UTC) + timedelta(seconds=seconds)
