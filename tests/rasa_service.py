@@ -97,6 +97,14 @@ class RasaServer:
         """Return the last lines of the server's log."""
         return _tail(self.log_path, lines)
 
+    def kill(self, timeout: float = 20.0) -> None:
+        """SIGKILL the server's whole process group, as a crash or the OOM killer would, and reap it."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=timeout)
+
     def stop(self, timeout: float = 20.0) -> None:
         """Terminate the server's process group (SIGTERM, then SIGKILL after ``timeout`` seconds)."""
         if self.process.poll() is not None:
@@ -196,6 +204,7 @@ def start_rasa_server(
     env: Mapping[str, str] | None = None,
     log_dir: Path | None = None,
     poll_interval: float = 1.0,
+    prepare: bool = True,
 ) -> RasaServer:
     """Set up, validate and train the Rasa NLU model, then start a server on a free localhost port.
 
@@ -210,6 +219,8 @@ def start_rasa_server(
         env: extra environment variables for ``scripts/rasa.sh`` (e.g. ``RASA_NLU_DATA`` to use other data).
         log_dir: where to write ``rasa.log``.
         poll_interval: seconds between two readiness checks.
+        prepare: run setup, validate and train first; False only starts the server (a restart of one this process
+            already prepared, as after ``kill()``: the model is there, and validating again costs 10 to 20 s).
 
     Returns:
         The running server; call ``stop()`` (or use it as a context manager) to end it.
@@ -224,9 +235,10 @@ def start_rasa_server(
     full_env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", **(env or {})}
     chosen_port = port if port is not None else free_port()
     with log_path.open("ab") as log:
-        with _steps_lock():
-            for step in ("setup", "validate", "train"):
-                _run_step(step, full_env, log, log_path, step_timeout)
+        if prepare:
+            with _steps_lock():
+                for step in ("setup", "validate", "train"):
+                    _run_step(step, full_env, log, log_path, step_timeout)
         log.write(f"\n=== scripts/rasa.sh run {chosen_port} ===\n".encode())
         log.flush()
         process = subprocess.Popen(
