@@ -123,17 +123,18 @@ class Engine:
         text: str | None,
         message_id: str,
         today: date | None = None,
-        on_queued: Callable[[], None] | None = None,
+        place: int | None = None,
     ) -> bool:
         """Take the turn of one message for a channel whose replies a sender delivers from the outbox (see
         bot/channels/sender.py): the replies are queued with the address encrypted, in the transaction that
         marks the message processed. `text` None: a voice note, photo… False if the message was taken before.
-        `on_queued` is called as the turn asks for the conversation's lock (`Store.turn_lock`).
+        `place` is the message's place in its chat's line on PostgreSQL (`Store.take_ticket`), marked served with
+        the turn; the caller marks it served itself when this returns False or raises.
 
         A turn that fails unexpectedly queues the kind reply instead. A database that cannot be written raises
         (SQLAlchemyError): the channel lets the service deliver the message again."""
         key, day = self.user_key(channel, user_id), today or date.today()
-        inbound = Inbound(self.addresses.encrypt(user_id), self._message_digest(channel, message_id), on_queued)
+        inbound = Inbound(self.addresses.encrypt(user_id), self._message_digest(channel, message_id), place)
         try:  # a message taken before is refused by the commit (AlreadyProcessed): no query spent on every turn
             if text is None:
                 self._unsupported_turn(key, channel, day, inbound)
@@ -147,6 +148,8 @@ class Engine:
             logger.error("turn failed", extra={"event": "turn_failed", "error": type(exc).__name__}, exc_info=exc)
             records = [reply.to_record() for reply in self._failed_replies(key, day)]
             self.store.queue_replies(key, channel, records, address=inbound.address, message=inbound.message)
+            if place is not None:
+                self.store.pass_turn(key, place)
         return True
 
     def delivered(self, delivery: Delivery) -> None:
@@ -211,7 +214,7 @@ class Engine:
         context = TurnContext(can_remind=inbound.address is not None, handoff=lambda: self._handoff(key, today))
         for attempt in (1, 2):
             try:
-                with self.store.turn_lock(key, inbound.on_queued):
+                with self.store.turn_lock(key, inbound.place):
                     read = self.store.load_conversation(key)
                     state = self._state(read.state)
                     if digest and digest == state.last_message and (pending := self.store.undelivered(key)):
@@ -340,11 +343,11 @@ class Engine:
 @dataclass(frozen=True)
 class Inbound:
     """Where a turn's replies go: `address` (encrypted) for a sender to deliver them, None for the caller; the
-    digest of the inbound message's id, to take it once; and who to tell as the turn asks for its lock."""
+    digest of the inbound message's id, to take it once; and its place in the chat's line (`Store.take_ticket`)."""
 
     address: str | None = None
     message: str | None = None
-    on_queued: Callable[[], None] | None = None  # called as the turn asks for the conversation's lock
+    place: int | None = None
 
 
 LOCAL = Inbound()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Connection,
     DateTime,
@@ -64,7 +65,7 @@ __all__ = [
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_REVISION = "0007"  # the newest file in migrations/versions (a test keeps them equal)
+SCHEMA_REVISION = "0008"  # the newest file in migrations/versions (a test keeps them equal)
 
 
 class Base(DeclarativeBase):
@@ -145,6 +146,19 @@ class ReminderRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class TurnOrderRow(Base):
+    """Where one chat's line of messages stands, on PostgreSQL (see `Store.take_ticket`): `issued` places were
+    given to messages as they reached any worker, and the turns of the first `served` are taken. Only the
+    pseudonym and two counters; deleted on /borrar and by the retention purge."""
+
+    __tablename__ = "turn_order"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issued: Mapped[int] = mapped_column(BigInteger)
+    served: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class HandoffCodeRow(Base):
     """A code a person shows a human advisor (bot/handoffs.py): it leads to their conversation's pseudonym and to
     nothing else. Deleted on /borrar, with the conversation by the retention purge, and `EXPIRED_CODES_KEPT`
@@ -210,11 +224,18 @@ _DIAGNOSES: Table = DiagnosisRecord.__table__  # type: ignore[assignment]
 _OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
 _PROCESSED: Table = ProcessedMessage.__table__  # type: ignore[assignment]
 _REMINDERS: Table = ReminderRow.__table__  # type: ignore[assignment]
+_TURN_ORDER: Table = TurnOrderRow.__table__  # type: ignore[assignment]
 
 
 # The turn's lock on PostgreSQL: transaction-scoped, so a commit, a rollback or a connection lost (a worker killed,
 # the server restarted) releases it; keyed by the pseudonym (two chats sharing a 64-bit hash only wait on each other)
 _TURN_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+def _serve(key: str, place: int) -> Any:
+    """The statement marking a chat's places up to `place` served."""
+    order = _TURN_ORDER.c
+    return update(_TURN_ORDER).where(order.key == key, order.served < place).values(served=place)
 
 
 def _json_text(value: Any) -> str:
@@ -295,35 +316,61 @@ class Store:
         self._turn = threading.local()  # `connection`: the transaction of the turn this thread holds (turn_lock)
 
     @contextmanager
-    def turn_lock(self, key: str, on_queued: Callable[[], None] | None = None) -> Iterator[None]:
+    def turn_lock(self, key: str, place: int | None = None) -> Iterator[None]:
         """Hold the conversation `key` for one turn (its read, its decision, its write), across processes.
 
         On PostgreSQL this is one transaction holding an advisory lock on the pseudonym: another worker's turn of
-        the same chat waits for this one to commit, then reads what it wrote, and waiting turns are granted the
-        lock in the order they asked for it. `load_conversation` and the turn's write (`commit_turn`,
-        `queue_replies`) run in that transaction, which commits when the block ends and rolls back if it raises
-        (a StaleConversation or AlreadyProcessed must leave the block). `on_queued` is called as the lock is asked
-        for: from then on the turn's place in the queue is kept.
+        the same chat waits for this one to commit, then reads what it wrote. `load_conversation` and the turn's
+        write (`commit_turn`, `queue_replies`) run in that transaction, which commits when the block ends and
+        rolls back if it raises (a StaleConversation or AlreadyProcessed must leave the block). `place`, the
+        message's place in its chat's line (`take_ticket`), is marked served last in the same transaction, so the
+        next message's turn may start the moment this one commits.
         On SQLite nothing is locked here: one process serves, and its channels keep a chat's turns apart.
 
-        What each mechanism guarantees: this lock, one turn of a chat at a time and in order; the `version`
-        column (StaleConversation), that a writer which did not take the lock (start-up's `finish_unfinished`,
-        `save_state`) never overwrites a newer state; `processed_messages`, that a message delivered twice, to any
-        worker, is taken once."""
+        What each mechanism guarantees: the places, that a chat's turns are taken in the order its messages
+        reached any worker (bot/channels/turns.py waits for the place before); this lock, one turn of a chat at
+        a time; the `version` column (StaleConversation), that a writer which did not take the lock (start-up's
+        `finish_unfinished`, `save_state`) never overwrites a newer state; `processed_messages`, that a message
+        delivered twice, to any worker, is taken once."""
         if self.engine.dialect.name != "postgresql":
-            if on_queued is not None:
-                on_queued()
             yield
             return
         with self.engine.begin() as connection:
-            if on_queued is not None:
-                on_queued()
             connection.execute(_TURN_LOCK, {"key": key})
             self._turn.connection = connection
             try:
                 yield
             finally:
                 self._turn.connection = None
+            if place is not None:  # last: the line's row is locked from here to the commit, not during the turn
+                connection.execute(_serve(key, place))
+
+    def take_ticket(self, key: str) -> tuple[int, int] | None:
+        """PostgreSQL: a place in the chat's line for a message that just arrived (1, 2, 3…, in the order they
+        reached any worker) and how many places are served; None on SQLite (one process keeps the order)."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        from sqlalchemy.dialects.postgresql import insert as upsert
+
+        now = datetime.now(UTC)
+        first = upsert(_TURN_ORDER).values(key=key, issued=1, served=0, updated_at=now)
+        statement = first.on_conflict_do_update(
+            index_elements=[_TURN_ORDER.c.key], set_={"issued": _TURN_ORDER.c.issued + 1, "updated_at": now}
+        ).returning(_TURN_ORDER.c.issued, _TURN_ORDER.c.served)
+        with self.engine.begin() as connection:
+            row = connection.execute(statement).one()
+        return int(row.issued), int(row.served)
+
+    def served(self, key: str) -> int | None:
+        """How many places of the chat's line are served (None: the line is gone, erased)."""
+        with self.engine.connect() as connection:
+            served = connection.execute(select(_TURN_ORDER.c.served).where(_TURN_ORDER.c.key == key)).scalar()
+        return None if served is None else int(served)
+
+    def pass_turn(self, key: str, place: int) -> None:
+        """Mark `place` served without a turn (its message was taken before, or its turn failed)."""
+        with self.engine.begin() as connection:
+            connection.execute(_serve(key, place))
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -508,6 +555,7 @@ class Store:
             session.execute(delete(OutboxRow).where(OutboxRow.user_key == key))
             session.execute(delete(HandoffCodeRow).where(HandoffCodeRow.user_key == key))
             session.execute(delete(ReminderRow).where(ReminderRow.user_key == key))
+            session.execute(delete(TurnOrderRow).where(TurnOrderRow.key == key))
 
     def diagnoses(self, key: str | None = None) -> list[DiagnosisRecord]:
         """Diagnosis records, oldest first: one user's (`key`), or everybody's."""
@@ -547,6 +595,7 @@ class Store:
             diagnoses = session.execute(delete(DiagnosisRecord).where(DiagnosisRecord.created_at < before))
             session.execute(delete(OutboxRow).where(OutboxRow.created_at < before))
             session.execute(delete(ReminderRow).where(ReminderRow.created_at < before))
+            session.execute(delete(TurnOrderRow).where(TurnOrderRow.updated_at < before))
             orphan = HandoffCodeRow.user_key.not_in(select(ConversationRow.key))
             stale = HandoffCodeRow.expires_at < datetime.now(UTC) - EXPIRED_CODES_KEPT
             session.execute(delete(HandoffCodeRow).where(orphan | stale))

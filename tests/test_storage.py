@@ -107,3 +107,22 @@ def test_a_restarted_postgresql_server_does_not_fail_the_next_request(postgres_s
         postgres_server.restart()
         assert store.load_state("k") == {"phase": "form"}
         store.close()
+
+
+def test_a_chats_line_gives_places_in_arrival_order_and_erasure_deletes_it(database_url: str) -> None:
+    store = Store(database_url)
+    if store.engine.dialect.name != "postgresql":
+        assert store.take_ticket("k1") is None  # one process keeps the order on SQLite
+        return
+    assert [store.take_ticket("k1"), store.take_ticket("k1"), store.take_ticket("k2")] == [(1, 0), (2, 0), (1, 0)]
+    with store.turn_lock("k1", 1):
+        assert store.served("k1") == 0  # marked with the turn's commit, not before
+    assert store.served("k1") == 1
+    store.pass_turn("k1", 2)
+    store.pass_turn("k1", 1)  # never moves the line back
+    assert (store.served("k1"), store.take_ticket("k1")) == (2, (3, 2))
+    with pytest.raises(RuntimeError), store.turn_lock("k2", 1):
+        raise RuntimeError("the turn failed")
+    assert store.served("k2") == 0  # a failed turn serves nothing: the caller passes its place
+    store.erase("k1")
+    assert store.served("k1") is None and store.served("k2") == 0

@@ -177,16 +177,27 @@ class OutboxSender:
                 await self.transport.send(address, parts[number])
             except Exception as exc:
                 return self._failed(row, exc)
-            if number + 1 < len(parts):
-                self.queue.sent_part(row.id, number + 1)
+            if number + 1 < len(parts) and not self._recorded(self.queue.sent_part, row.id, number + 1):
+                return False
         self.counts["delivered"] += 1
+        return True
+
+    def _recorded(self, write: Callable[..., None], *args: Any) -> bool:
+        """Record a delivery's progress; False if the database cannot take it now (the chat then waits for its
+        lease to run out, as after a crash)."""
+        try:
+            write(*args)
+        except Exception as exc:
+            if unwritable(exc) is None:
+                logger.error("outbox not recorded", extra={"event": "outbox_error", "error": type(exc).__name__})
+            return False
         return True
 
     def _failed(self, row: Pending, exc: Exception) -> bool:
         wait = self.transport.retry_delay(exc, row.attempts)
         if wait is None:
             return self._drop(f"refused ({type(exc).__name__})")
-        self.queue.retry_later(row.id, wait if wait > 0 else backoff(row.attempts), row.attempts + 1)
+        self._recorded(self.queue.retry_later, row.id, wait if wait > 0 else backoff(row.attempts), row.attempts + 1)
         self.counts["retried"] += 1
         retry = {"event": "outbox_retry", "channel": self.channel, "attempt": row.attempts + 1}
         logger.warning("send retried", extra=retry | {"error": type(exc).__name__})

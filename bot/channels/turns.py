@@ -7,13 +7,16 @@ run in a small thread pool and the loop keeps sending. A turn runs under the use
 are taken in the order they arrived while other chats go on at once; its replies go to the outbox, and the
 channel's sender (bot/channels/sender.py, made here) delivers them in that order.
 
-On PostgreSQL, where several workers may serve, the lock that orders a chat's turns is the database's
-(`Store.turn_lock`); this process's lock on the user is held only until the turn asks for that one (see `take`).
+On PostgreSQL, where several workers may serve, a chat's order is the database's: each message takes a place in
+its chat's line as it arrives (`Store.take_ticket`), its turn waits for the places before it, and the turn holds
+the database's lock on the chat (`Store.turn_lock`). This process's lock on the user is held only while the place
+is taken (see `_take_in_database_order`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import threading
@@ -23,7 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from functools import partial
+from typing import TypeVar
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.ordering import KeyedLock
 from bot.channels.sender import OutboxSender, Transport
@@ -36,6 +42,8 @@ __all__ = ["ChannelEngine"]
 
 logger = logging.getLogger(__name__)
 WORKERS = 4
+TURN_WAIT_SECONDS = 3.0  # a chat's line that does not move for this long lost a message with its worker
+T = TypeVar("T")
 DAY = timedelta(hours=24)
 
 
@@ -63,6 +71,8 @@ class ChannelEngine:
         self.locks = KeyedLock()
         self._database_orders = engine.store.engine.dialect.name == "postgresql"  # see `_take_in_database_order`
         self._pool = None if _runs_locally(engine) else ThreadPoolExecutor(WORKERS, thread_name_prefix=channel)
+        # places in line are taken and looked at in threads of their own: never queued behind turns being taken
+        self._line = ThreadPoolExecutor(2, thread_name_prefix=f"{channel}-line") if self._database_orders else None
         # The route's PDF is made inside its turn; WeasyPrint takes about a second to load: not on the first PDF
         threading.Thread(target=importlib.import_module, args=("weasyprint",), daemon=True).start()
 
@@ -110,24 +120,49 @@ class ChannelEngine:
         return await self._run(turn, kind)
 
     async def _take_in_database_order(self, user_id: str, text: str | None, message_id: str, kind: str) -> bool:
-        """PostgreSQL: this process's lock on the user is held only until the turn asks the database for its lock
-        on the conversation, so each message queues at the database in the order it reached any worker (held
-        longer, this worker's own queue would let a later message that reached another worker overtake it). A
-        waiting turn holds one of the pool's threads: past WORKERS waiting turns in one worker, the pool's own
-        queue decides, and order across workers is no longer guaranteed."""
-        loop = asyncio.get_running_loop()
-        queued = asyncio.Event()
-
-        def on_queued() -> None:  # called in the turn's thread
-            loop.call_soon_threadsafe(queued.set)
-
-        turn = partial(self.engine.take, self.channel, user_id, text, message_id, self.today(), on_queued)
+        """PostgreSQL: the message takes its place in the chat's line the moment it arrives (a short write, under
+        this process's lock on the user, so this worker's own messages keep their order too), then its turn waits,
+        off any thread, until the places before it are served, whichever worker holds them. A place whose message
+        died with its worker is passed over (see `_wait_for_turn`)."""
+        store, key = self.engine.store, self.engine.user_key(self.channel, user_id)
         async with self.locks.hold(user_id):
-            running = asyncio.ensure_future(self._run(turn, kind))
-            waiting = asyncio.ensure_future(queued.wait())
-            await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
-            waiting.cancel()
-        return await running
+            ticket = await self._call(partial(store.take_ticket, key))
+        assert ticket is not None  # always one on PostgreSQL
+        issued, served = ticket
+        if served < issued - 1:
+            await self._wait_for_turn(key, issued, served)
+        turn = partial(self.engine.take, self.channel, user_id, text, message_id, self.today(), issued)
+        taken = False
+        try:
+            taken = await self._run(turn, kind)
+        finally:
+            if not taken:  # taken before, or nothing stored: the place is not held up for the next message
+                with contextlib.suppress(SQLAlchemyError):
+                    await self._call(partial(store.pass_turn, key, issued))
+        return taken
+
+    async def _wait_for_turn(self, key: str, place: int, served: int) -> None:
+        """Until every place before `place` is served (or the line is erased); looks again and again less often,
+        up to every 0.1 s. The message right behind a place that did not move for TURN_WAIT_SECONDS passes over
+        it (its worker died with it; if it is only slow, the turn lock still keeps the two apart), so a lost
+        message holds its chat up for that long at most and the messages behind keep their order."""
+        moved, pause = time.monotonic(), 0.005
+        while True:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
+            now = await self._call(partial(self.engine.store.served, key))
+            if now is None or now >= place - 1:
+                return
+            if now != served:
+                moved, served = time.monotonic(), now
+            elif now == place - 2 and time.monotonic() - moved > TURN_WAIT_SECONDS:
+                logger.warning("turn passed over", extra={"event": "turn_overdue", "channel": self.channel})
+                await self._call(partial(self.engine.store.pass_turn, key, place - 1))
+                return
+
+    async def _call(self, function: Callable[[], T]) -> T:
+        """A short database call about a chat's line, in the line's threads (PostgreSQL)."""
+        return await asyncio.get_running_loop().run_in_executor(self._line, function)
 
     async def _run(self, turn: Callable[[], bool], kind: str) -> bool:
         started = time.perf_counter()
@@ -147,5 +182,6 @@ class ChannelEngine:
         return result
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        for pool in (self._pool, self._line):
+            if pool is not None:
+                pool.shutdown(wait=True)

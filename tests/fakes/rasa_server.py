@@ -36,6 +36,9 @@ class FakeRasa:
         self.nlu = nlu
         self.port = port
         self.requests: dict[str, int] = {"/status": 0, "/model/parse": 0}
+        self.latency = 0.0  # seconds each parse takes before its answer (a busy Rasa)
+        self._open = threading.Event()  # parses answer only while it is set (see `hold`)
+        self._open.set()
         self._mode: Mode = mode
         self._changed = threading.Event()  # set when the mode changes or the server stops: hung requests end
         self._server: ThreadingHTTPServer | None = None
@@ -70,6 +73,14 @@ class FakeRasa:
             self._server.server_close()
             self._server = None
 
+    def hold(self) -> None:
+        """Parses wait (then answer as usual) until `release`: a turn stays in the middle for as long as a test
+        needs."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
     def count(self, path: str) -> None:
         with self._lock:
             self.requests[path] = self.requests.get(path, 0) + 1
@@ -83,6 +94,9 @@ class FakeRasa:
         if path == "/status":
             return 200, {"model_file": "models/nlu.tar.gz", "model_id": "fake", "num_active_training_jobs": 0}
         if path == "/model/parse" and self.mode == "rasa":
+            self._open.wait(60)
+            if self.latency:
+                self._changed.wait(self.latency)
             parse = self.nlu.parse(str(body.get("text", "")))
             entities = [{**entity, "extractor": "DIETClassifier"} for entity in parse["entities"]]
             return 200, {"text": parse["text"], "intent": dict(parse["intent"]), "entities": entities}
