@@ -49,7 +49,7 @@ class InstantTransport:
     def parts(self, reply: Reply) -> list[str]:
         return [reply.text]
 
-    async def send(self, address: str, part: Any) -> None:
+    async def send(self, address: str, part: Any, tag: str = "") -> None:
         self.sent += 1
 
     def retry_delay(self, exc: Exception, attempt: int) -> float | None:

@@ -11,18 +11,21 @@ again, unless the database stays away for longer than the lease (then they are s
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from bot.storage import OutboxRow, ProcessedMessage, Store
+from bot.storage import DeliveryReceipt, OutboxRow, ProcessedMessage, Store
 
 __all__ = ["OutboxQueue", "Pending"]
 
 _OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
 _PROCESSED: Table = ProcessedMessage.__table__  # type: ignore[assignment]
+_RECEIPTS: Table = DeliveryReceipt.__table__  # type: ignore[assignment]
 SCAN = 2_000  # rows looked at per claim
 
 
@@ -158,9 +161,24 @@ class OutboxQueue:
             return int(connection.execute(query).scalar_one())
 
     def prune_processed(self, before: datetime) -> int:
-        """Forget the ids of messages processed before `before` (services stop re-delivering long before)."""
+        """Forget the ids of messages processed, and the receipts of messages sent, before `before` (services stop
+        re-delivering long before, and a reply is dropped after a day)."""
         with self.engine.begin() as connection:
+            connection.execute(delete(_RECEIPTS).where(_RECEIPTS.c.received_at < before))
             return int(connection.execute(delete(_PROCESSED).where(_PROCESSED.c.processed_at < before)).rowcount)
+
+    def record_receipts(self, tags: list[str]) -> None:
+        """The service has these messages (a tag seen again is kept once)."""
+        new = sorted(set(tags) - self.received(tags))
+        if not new:
+            return
+        with suppress(IntegrityError), self.engine.begin() as connection:  # another worker just kept it
+            connection.execute(insert(_RECEIPTS), [{"tag": tag, "received_at": datetime.now(UTC)} for tag in new])
+
+    def received(self, tags: list[str] | set[str]) -> set[str]:
+        """Which of these messages the service said it has."""
+        with self.engine.connect() as connection:
+            return set(connection.execute(select(_RECEIPTS.c.tag).where(_RECEIPTS.c.tag.in_(tags))).scalars())
 
 
 def _free(row: Any, now: datetime) -> bool:

@@ -305,6 +305,7 @@ def _whatsapp_config(settings: Settings) -> Any:
         given["whatsapp_app_secret"],
         given["whatsapp_verify_token"],
         settings.whatsapp_api_url,
+        settings.whatsapp_timeout,
     )
 
 

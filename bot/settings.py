@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     whatsapp_app_secret: str | None = Field(default=None, description="Meta app secret (X-Hub-Signature-256).")
     whatsapp_verify_token: str | None = Field(default=None, description="Token Meta echoes when verifying.")
     whatsapp_api_url: str = Field(default="https://graph.facebook.com/v21.0", description="Graph API base URL.")
+    whatsapp_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to wait for the Graph API's answer to a send before trying again."
+    )
     retention_months: int = Field(
         default=24, ge=0, description="Diagnoses and conversations older than this are deleted (0: keep all)."
     )

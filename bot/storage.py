@@ -51,6 +51,7 @@ __all__ = [
     "AlreadyProcessed",
     "Base",
     "ConversationRow",
+    "DeliveryReceipt",
     "DiagnosisRecord",
     "HandoffCodeRow",
     "NewDiagnosis",
@@ -65,7 +66,7 @@ __all__ = [
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_REVISION = "0008"  # the newest file in migrations/versions (a test keeps them equal)
+SCHEMA_REVISION = "0009"  # the newest file in migrations/versions (a test keeps them equal)
 
 
 class Base(DeclarativeBase):
@@ -126,6 +127,17 @@ class ProcessedMessage(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     message: Mapped[str] = mapped_column(String(64), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class DeliveryReceipt(Base):
+    """A chat service said it has a message the outbox sent (WhatsApp's status webhook, by the tag the message
+    carried): a send whose answer was lost is then not sent again (bot/channels/sender.py). Pruned by age with
+    `processed_messages`."""
+
+    __tablename__ = "delivery_receipts"
+
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class ReminderRow(Base):

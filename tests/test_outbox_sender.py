@@ -34,7 +34,7 @@ class Transport:
     def parts(self, reply: Reply) -> list[str]:
         return [reply.text]
 
-    async def send(self, address: str, part: str) -> None:
+    async def send(self, address: str, part: str, tag: str = "") -> None:
         if part in self.fail:
             raise Refused(part)
         self.sent.append((address, part))

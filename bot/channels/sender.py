@@ -5,6 +5,10 @@ so a reply outlives a restart: what is not delivered when the process stops is s
 another worker: rows are leased, see bot/outbox.py). Each reply is deleted once delivered; a long reply split
 into several messages records how many went out, so a retry does not send them twice.
 
+A send whose answer was lost (a timeout after the request went out) may have reached the person. Each message
+carries a tag (`_tag`); a service that reports deliveries by it (WhatsApp's status webhooks, kept as receipts by
+the webhook) lets a retry skip what already got there, so the person does not get it twice.
+
 Retries are scheduled in the database rather than in a loop in memory (which is why no retry library such as
 tenacity or stamina is used here: their loops die with the process). A flood limit (429) waits as long as the
 service asks; 5xx and network errors back off exponentially; a message the service refuses for good (400,
@@ -47,13 +51,20 @@ class Transport(Protocol):
         """The messages a reply becomes (split text, buttons…), in order."""
         ...
 
-    async def send(self, address: str, part: Any) -> None:
-        """Send one message; raise on failure."""
+    async def send(self, address: str, part: Any, tag: str = "") -> None:
+        """Send one message; raise on failure. `tag` names it for the service's delivery receipts, if it has
+        them (WhatsApp's status webhooks): see `OutboxSender._deliver`."""
         ...
 
     def retry_delay(self, exc: Exception, attempt: int) -> float | None:
         """Seconds to wait before trying again after `exc`; None if the service refused the message for good."""
         ...
+
+
+def _tag(row: Pending, number: int) -> str:
+    """The name of a reply's `number`-th message for delivery receipts: the row's id and creation time (an id
+    SQLite gives again after a delete is not the same tag) and the part."""
+    return f"ruta:{row.id}.{round(row.created_at.timestamp() * 1000)}.{number}"
 
 
 class OutboxSender:
@@ -172,15 +183,28 @@ class OutboxSender:
         except UnreadableAddress:
             return self._drop("unreadable_address")
         parts = self.transport.parts(Reply.from_record(row.reply))
+        tags = [_tag(row, number) for number in range(len(parts))]
+        received = self._received(tags[row.sent_parts :]) if row.attempts else set()
         for number in range(row.sent_parts, len(parts)):
+            if tags[number] in received:  # an earlier try got there, though its answer was lost
+                continue
             try:
-                await self.transport.send(address, parts[number])
+                await self.transport.send(address, parts[number], tag=tags[number])
             except Exception as exc:
                 return self._failed(row, exc)
             if number + 1 < len(parts) and not self._recorded(self.queue.sent_part, row.id, number + 1):
                 return False
         self.counts["delivered"] += 1
         return True
+
+    def _received(self, tags: list[str]) -> set[str]:
+        """Which of a retried reply's messages the service has receipts for (none if the database cannot say)."""
+        try:
+            return self.queue.received(tags)
+        except Exception as exc:
+            if unwritable(exc) is None:
+                logger.error("receipts unreadable", extra={"event": "outbox_error", "error": type(exc).__name__})
+            return set()
 
     def _recorded(self, write: Callable[..., None], *args: Any) -> bool:
         """Record a delivery's progress; False if the database cannot take it now (the chat then waits for its

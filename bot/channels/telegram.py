@@ -152,7 +152,7 @@ class TelegramTransport:
         ]
         return texts if document is None else [*texts, DocumentPart(document, None, reply.buttons)]
 
-    async def send(self, address: str, part: TextPart | DocumentPart) -> None:
+    async def send(self, address: str, part: TextPart | DocumentPart, tag: str = "") -> None:
         async with self.sending:
             if isinstance(part, DocumentPart):
                 await self._send_document(int(address), part)

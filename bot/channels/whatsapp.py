@@ -12,6 +12,7 @@ of the reply, so a failure of either retries both (an upload not sent expires un
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -26,7 +27,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from bot.channels.retry import backoff
 from bot.channels.sender import OutboxSender
 from bot.channels.turns import ChannelEngine
-from bot.channels.whatsapp_messages import DocumentMessage, Inbound, Outgoing, messages_for, parse_webhook
+from bot.channels.whatsapp_messages import (
+    DocumentMessage,
+    Inbound,
+    Outgoing,
+    messages_for,
+    parse_receipts,
+    parse_webhook,
+)
 from bot.database_health import unwritable
 from bot.replies import Document, Reply
 from nlu.bounded_json import loads_bounded
@@ -37,6 +45,11 @@ CHANNEL = "whatsapp"
 logger = logging.getLogger(__name__)
 
 
+RECEIPT_WAIT_SECONDS = 5.0  # Meta's "sent" status usually follows an accepted message within a second or two
+# the request went out whole and no answer came: Meta may have the message
+MAYBE_TAKEN = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+
+
 @dataclass(frozen=True)
 class WhatsAppConfig:
     token: str
@@ -44,6 +57,7 @@ class WhatsAppConfig:
     app_secret: str
     verify_token: str
     api_url: str = "https://graph.facebook.com/v21.0"
+    timeout: float = 10.0  # seconds for the Graph API's answer
 
 
 def signature_is_valid(body: bytes, header: str | None, app_secret: str) -> bool:
@@ -55,7 +69,11 @@ def signature_is_valid(body: bytes, header: str | None, app_secret: str) -> bool
 
 
 def retry_delay(exc: Exception, attempt: int) -> float | None:
-    """Retry what the Graph API did not take: rate limits (its Retry-After if any), server errors, network."""
+    """Retry what the Graph API did not take: rate limits (its Retry-After if any), server errors, network. A
+    request that went out but got no answer may have been taken: it waits at least RECEIPT_WAIT_SECONDS, for the
+    status webhook that would say so (the retry then skips it, see bot/channels/sender.py)."""
+    if isinstance(exc, MAYBE_TAKEN):
+        return max(backoff(attempt), RECEIPT_WAIT_SECONDS)
     if isinstance(exc, httpx.TransportError):
         return backoff(attempt)
     if isinstance(exc, httpx.HTTPStatusError) and (exc.response.status_code == 429 or exc.response.is_server_error):
@@ -70,19 +88,21 @@ class GraphApi:
     def __init__(self, config: WhatsAppConfig, client: httpx.AsyncClient | None = None) -> None:
         number = f"{config.api_url.rstrip('/')}/{config.phone_number_id}"
         self.url, self.media_url = f"{number}/messages", f"{number}/media"
-        self.client = client or httpx.AsyncClient(timeout=10.0)
+        self.client = client or httpx.AsyncClient(timeout=config.timeout)
         self.authorization = {"Authorization": f"Bearer {config.token}"}
         self.headers = self.authorization | {"Content-Type": "application/json"}
 
     def parts(self, reply: Reply) -> list[Outgoing]:
         return messages_for(reply)
 
-    async def send(self, to: str, message: Outgoing) -> None:
+    async def send(self, to: str, message: Outgoing, tag: str = "") -> None:
         """One POST (a document: its upload, then the message); an error raises (the sender decides whether and
-        when to try again)."""
+        when to try again). `tag` goes as `biz_opaque_callback_data`, which Meta's status webhooks carry back."""
         if isinstance(message, DocumentMessage):
             message = message.message(await self._upload(message.document))
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **message}
+        if tag:
+            body["biz_opaque_callback_data"] = tag
         response = await self.client.post(self.url, content=orjson.dumps(body), headers=self.headers)
         response.raise_for_status()
 
@@ -128,11 +148,14 @@ class WhatsAppChannel:
             logger.warning("bad signature", extra={"event": "whatsapp_forbidden"})
             return PlainTextResponse("forbidden", status_code=403)
         try:
-            inbound = parse_webhook(loads_bounded(body, max_depth=self.max_depth))
+            payload = loads_bounded(body, max_depth=self.max_depth)
+            inbound, receipts = parse_webhook(payload), parse_receipts(payload)
         except ValueError as exc:  # not JSON, too deep, or not a notification: the field is named, not its value
             logger.warning("unreadable notification", extra={"event": "whatsapp_bad_request", "reason": str(exc)})
             return JSONResponse({"error": "unreadable notification"}, status_code=400)
         try:
+            if receipts:
+                await asyncio.to_thread(self.sender.queue.record_receipts, receipts)
             for message in inbound:
                 await self._take(message)
         except SQLAlchemyError as exc:  # nothing of the failed message was written: Meta delivers it again

@@ -6,7 +6,8 @@ row's description); options beyond 10 are named in the text so they can be typed
 A reply's document (the route as a PDF) is uploaded and sent as a document message, the reply's text as its
 caption when it fits and there are no buttons; otherwise the text goes first, as above, and the document after.
 Incoming: text, a pressed reply button or list row (its id), and everything else (audio, image, sticker,
-location, …) as "unsupported". Delivery statuses, reactions and system notices are skipped.
+location, …) as "unsupported"; delivery statuses only as receipts of the bot's own messages (`parse_receipts`).
+Reactions and system notices are skipped.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bot.channels.split import split_message, utf16_length
 from bot.domain import Button
 from bot.replies import Document, Reply
 
-__all__ = ["DocumentMessage", "Inbound", "Outgoing", "messages_for", "parse_webhook"]
+__all__ = ["DocumentMessage", "Inbound", "Outgoing", "messages_for", "parse_receipts", "parse_webhook"]
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -33,6 +34,7 @@ ROW_TITLE_LIMIT = 24
 ROW_DESCRIPTION_LIMIT = 72
 LIST_BUTTON_LABEL = "Ver opciones"
 IGNORED = {"reaction", "system", "ephemeral"}  # not something to answer
+RECEIVED = {"sent", "delivered", "read"}  # statuses saying WhatsApp has a message
 MORE_OPTIONS = "También puedes escribir: {options}."
 
 
@@ -90,8 +92,14 @@ class _Message(Checked):
         return None
 
 
+class _Status(Checked):
+    status: Short
+    biz_opaque_callback_data: Short | None = None
+
+
 class _Value(Checked):
     messages: list[_Message] = Field(default_factory=list)
+    statuses: list[_Status] = Field(default_factory=list)
 
 
 class _Change(Checked):
@@ -113,15 +121,28 @@ def parse_webhook(payload: Any) -> list[Inbound]:
 
     The sender must be a digit string (a WhatsApp id) and every id and text a string: nothing is turned into
     text with str(), so `"from": 1e30` or `{"body": ["x"]}` is refused, not stored."""
+    return [m.inbound() for value in _values(payload) for m in value.messages if m.type not in IGNORED]
+
+
+def parse_receipts(payload: Any) -> list[str]:
+    """The tags (`biz_opaque_callback_data`) of the bot's messages a webhook delivery says WhatsApp has: statuses
+    sent, delivered or read (a failed one is not a receipt). Malformed: ValueError, as `parse_webhook`."""
+    return [
+        status.biz_opaque_callback_data
+        for value in _values(payload)
+        for status in value.statuses
+        if status.status in RECEIVED and status.biz_opaque_callback_data
+    ]
+
+
+def _values(payload: Any) -> list[_Value]:
+    """The `messages` changes of a webhook delivery, checked."""
     try:
         notification = _Notification.model_validate(payload)
-        values = [
-            _Value.model_validate(c.value) for e in notification.entry for c in e.changes if c.field == "messages"
-        ]
+        return [_Value.model_validate(c.value) for e in notification.entry for c in e.changes if c.field == "messages"]
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ValueError(".".join(str(part)[:40] for part in first["loc"]) + f": {first['type']}") from None
-    return [m.inbound() for value in values for m in value.messages if m.type not in IGNORED]
 
 
 @dataclass(frozen=True)

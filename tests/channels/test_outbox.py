@@ -242,3 +242,40 @@ async def test_a_message_whose_turn_could_not_be_stored_gets_503_and_is_answered
         assert (await _post(client, message)).status_code == 200  # and a third time: already answered
         await asyncio.sleep(QUIET * 2)
     assert len(graph.sent(WA_USER)) == 2 and "Antes de empezar" in _texts(graph.sent(WA_USER))
+
+
+async def test_a_send_whose_answer_was_lost_is_not_sent_again_once_whatsapp_says_it_has_it(
+    graph, embedded_nlu, tmp_path
+):
+    """The Graph API takes each message but answers after the bot stopped waiting (a ReadTimeout): the status
+    webhook carrying the message's tag back tells the retry it got there, so the person reads it once."""
+    expected = await _healthy_transcript(graph, embedded_nlu, tmp_path / "healthy.sqlite3", SCRIPT[:2])
+    settings = _settings_for(graph).model_copy(update={"whatsapp_timeout": 0.3})
+    async with served(settings, embedded_nlu, tmp_path / "db.sqlite3") as (server, client):
+        graph.status_webhook, graph.app_secret = f"{server.url}/whatsapp", APP_SECRET
+        graph.latency = 0.6  # answered after the bot's 0.3 s, but taken
+        for text in SCRIPT[:2]:
+            assert (await _post(client, text_message(WA_USER, text))).status_code == 200
+        await graph.wait_for(WA_USER, len(expected), timeout=30)
+        graph.latency = 0.0
+        deadline = time.monotonic() + 30
+        while (await client.get("/healthz")).json()["outbox"]["depth"]:  # every retry found its receipt
+            assert time.monotonic() < deadline, "the outbox never emptied"
+            await asyncio.sleep(0.2)
+    assert graph.statuses_posted >= len(expected)
+    assert _texts(graph.sent(WA_USER)) == _texts(expected)  # once each, in order
+    tags = [m["biz_opaque_callback_data"] for m in graph.sent(WA_USER)]
+    assert len(set(tags)) == len(tags)
+
+
+async def test_without_a_receipt_a_send_whose_answer_was_lost_is_sent_again(graph, embedded_nlu, tmp_path):
+    """No status webhook came (it is not configured, or Meta did not take the message): the retry sends it."""
+    settings = _settings_for(graph).model_copy(update={"whatsapp_timeout": 0.3})
+    async with served(settings, embedded_nlu, tmp_path / "db.sqlite3") as (_, client):
+        graph.latency = 0.6
+        assert (await _post(client, text_message(WA_USER, "hola"))).status_code == 200
+        await graph.wait_for(WA_USER, 1, timeout=10)
+        graph.latency = 0.0
+        await graph.wait_for(WA_USER, 2, timeout=30)  # the same message again, after RECEIPT_WAIT_SECONDS
+    first, second = graph.sent(WA_USER)[:2]
+    assert first == second

@@ -126,3 +126,17 @@ def test_statuses_are_not_messages():
 def test_malformed_notifications_raise_value_error(payload):
     with pytest.raises(ValueError):
         parse_webhook(payload)
+
+
+def test_receipts_are_the_tags_of_statuses_saying_whatsapp_has_the_message() -> None:
+    from bot.channels.whatsapp_messages import parse_receipts
+    from tests.fakes.graph_api import status_update, text_message
+
+    delivered = status_update("56911111111", "delivered", callback_data="ruta:7.1700000000000.0")
+    failed = status_update("56911111111", "failed", callback_data="ruta:8.1700000000000.0")
+    untagged = status_update("56911111111", "read")
+    assert parse_receipts(delivered) == ["ruta:7.1700000000000.0"]
+    assert parse_receipts(failed) == parse_receipts(untagged) == parse_receipts(text_message("569", "hola")) == []
+    delivered["entry"][0]["changes"][0]["value"]["statuses"][0]["biz_opaque_callback_data"] = 7
+    with pytest.raises(ValueError, match="biz_opaque_callback_data"):
+        parse_receipts(delivered)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+import httpx
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -267,6 +268,9 @@ def validate_message(payload: Any) -> str:
         raise _missing("to")
     if not isinstance(to, str) or not to.isdigit():
         raise _invalid_param("to", "must be a phone number made of digits")
+    tag = payload.get("biz_opaque_callback_data")
+    if tag is not None and (not isinstance(tag, str) or len(tag) > 512):
+        raise _invalid_param("biz_opaque_callback_data", "must be a string of at most 512 characters")
     kind = payload.get("type", "text")
     checker = _CHECKERS.get(kind)
     if checker is None:
@@ -332,6 +336,13 @@ class FakeGraphApi(Service):
         self.faults = FaultInjector()
         self.latency = 0.0  # seconds each send takes (a slow service)
         self.templates: dict[str, int] = {}  # approved templates: name -> how many body parameters it takes
+        # Where to post the "sent" status of each accepted message that carries biz_opaque_callback_data, signed
+        # with `app_secret`, as Meta does (None: no status webhooks)
+        self.status_webhook: str | None = None
+        self.app_secret = ""
+        self.statuses_posted = 0
+        self._status_tasks: set[asyncio.Task[None]] = set()
+        self._status_client: httpx.AsyncClient | None = None
         self.accepted_count = 0
         self._sent: dict[str, list[JsonDict]] = {}
         self._ids = itertools.count(1)
@@ -362,6 +373,12 @@ class FakeGraphApi(Service):
         await self.server.start()
 
     async def stop(self) -> None:
+        for task in list(self._status_tasks):
+            task.cancel()
+        await asyncio.gather(*self._status_tasks, return_exceptions=True)
+        if self._status_client is not None:
+            await self._status_client.aclose()
+            self._status_client = None
         await self.server.stop()
 
     # --- HTTP -----------------------------------------------------------------------------------------------------
@@ -467,11 +484,31 @@ class FakeGraphApi(Service):
         self._signals.notify(to)
         if self.on_send is not None:
             self.on_send(to, payload)
+        if self.status_webhook and payload.get("biz_opaque_callback_data"):
+            task = asyncio.get_running_loop().create_task(self._post_status(to, message_id, payload))
+            self._status_tasks.add(task)
+            task.add_done_callback(self._status_tasks.discard)
         return {
             "messaging_product": "whatsapp",
             "contacts": [{"input": to, "wa_id": to}],
             "messages": [{"id": message_id}],
         }
+
+    async def _post_status(self, to: str, message_id: str, payload: JsonDict) -> None:
+        """The "sent" status webhook of an accepted message, carrying its biz_opaque_callback_data back; tried
+        again a few times if the webhook fails (Meta keeps trying for longer)."""
+        update = status_update(to, "sent", message_id=message_id, callback_data=payload["biz_opaque_callback_data"])
+        body = json.dumps(update).encode()
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, self.app_secret)}
+        if self._status_client is None:
+            self._status_client = httpx.AsyncClient(timeout=30)
+        for attempt in range(5):
+            with contextlib.suppress(httpx.HTTPError):
+                response = await self._status_client.post(str(self.status_webhook), content=body, headers=headers)
+                if response.is_success:
+                    self.statuses_posted += 1
+                    return
+            await asyncio.sleep(0.2 * 2**attempt)
 
     def _check_approved(self, template: JsonDict) -> None:
         """Like the Cloud API: only an approved template, with its number of parameters, each on one line."""
@@ -669,14 +706,18 @@ def status_update(
     message_id: str | None = None,
     phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
     timestamp: int | None = None,
+    callback_data: str | None = None,
 ) -> JsonDict:
-    """A delivery status (sent, delivered, read, failed) for an outbound message."""
+    """A delivery status (sent, delivered, read, failed) for an outbound message (with the message's
+    biz_opaque_callback_data, if it had one)."""
     entry: JsonDict = {
         "id": message_id or new_wamid(wa_id),
         "status": status,
         "timestamp": _timestamp(timestamp),
         "recipient_id": wa_id,
     }
+    if callback_data is not None:
+        entry["biz_opaque_callback_data"] = callback_data
     if status in ("sent", "delivered"):
         entry["conversation"] = {"id": secrets.token_hex(16), "origin": {"type": "service"}}
         entry["pricing"] = {"billable": False, "pricing_model": "CBP", "category": "service"}
