@@ -125,8 +125,10 @@ def _telegram_transcript(fake: FakeBotApi, chat_id: int) -> list[str]:
 
 
 def _whatsapp_transcript(graph: FakeGraphApi, wa_id: str) -> list[str]:
+    """What the person read: each message without its recipient and its receipt tag (a row id)."""
+    personal = {"to", "biz_opaque_callback_data"}
     return [
-        orjson.dumps({k: v for k, v in m.items() if k != "to"}, option=orjson.OPT_SORT_KEYS).decode()
+        orjson.dumps({k: v for k, v in m.items() if k not in personal}, option=orjson.OPT_SORT_KEYS).decode()
         for m in graph.sent(wa_id)
     ]
 
@@ -575,6 +577,7 @@ async def run_backend(backend: str, args: argparse.Namespace, use_option: bool) 
         ruta = Ruta(home, env, workers, use_option)
         await ruta.start()
         fake.ports = ruta.ports if len(ruta.ports) > 1 else None
+        graph.status_webhook, graph.app_secret = f"http://127.0.0.1:{ruta.ports[0]}/whatsapp", APP_SECRET  # as Meta
         driver = Driver(fake, graph, ruta.ports, args.timeout)
         await driver.calibrate()
         stop_sampling = asyncio.Event()
@@ -621,6 +624,7 @@ async def run_backend(backend: str, args: argparse.Namespace, use_option: bool) 
             "telegram_deliveries": dict(telegram_statuses),
             "whatsapp_posts": dict(driver.totals.whatsapp_statuses),
             "whatsapp_reposts": driver.totals.whatsapp_reposts,
+            "whatsapp_statuses_posted": graph.statuses_posted,
             "peak_mb_per_worker": sorted(round(kb / 1024) for kb in ruta.peak_kb.values()),
             "worker_cpu_s": sorted(round(s) for s in ruta.cpu.values()),
             "driver_cpu_s": round(driver_cpu),

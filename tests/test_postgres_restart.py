@@ -193,8 +193,9 @@ class Driver:
                 json.dumps([m.html, m.buttons, m.document is not None]) for m in self.fake.bot_messages(person.address)
             ]
         assert isinstance(person.address, str)
+        unread = ("to", "biz_opaque_callback_data")  # the recipient, and the receipt tag (a row id)
         return [
-            orjson.dumps({k: v for k, v in m.items() if k != "to"}, option=orjson.OPT_SORT_KEYS).decode()
+            orjson.dumps({k: v for k, v in m.items() if k not in unread}, option=orjson.OPT_SORT_KEYS).decode()
             for m in self.graph.sent(person.address)
         ]
 

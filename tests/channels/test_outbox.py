@@ -31,6 +31,7 @@ from tests.channels.test_serve import (
     served,
 )
 from tests.fakes.graph_api import FakeGraphApi, text_message
+from tests.fakes.rasa_server import FakeRasa
 from tests.fakes.telegram_api import FakeBotApi
 from tests.ruta_process import RUTA, ruta_env
 
@@ -100,8 +101,8 @@ async def test_one_chats_order_holds_under_a_burst_while_the_service_is_slow(gra
     assert _texts(graph.sent(WA_USER)) == _texts(expected)
 
 
-def _telegram(fake: FakeBotApi, home: Path) -> subprocess.Popen[str]:
-    env = ruta_env(home, RUTA_TELEGRAM_TOKEN=fake.token, RUTA_TELEGRAM_BASE_URL=fake.base_url)
+def _telegram(fake: FakeBotApi, home: Path, **settings: str) -> subprocess.Popen[str]:
+    env = ruta_env(home, RUTA_TELEGRAM_TOKEN=fake.token, RUTA_TELEGRAM_BASE_URL=fake.base_url, **settings)
     env["RUTA_OUTBOX_LEASE_SECONDS"] = "3"  # a killed bot's claims run out sooner than the default 20 s
     return subprocess.Popen([str(RUTA), "telegram"], env=env, cwd=home, stderr=subprocess.PIPE, text=True)
 
@@ -279,3 +280,35 @@ async def test_without_a_receipt_a_send_whose_answer_was_lost_is_sent_again(grap
         await graph.wait_for(WA_USER, 2, timeout=30)  # the same message again, after RECEIPT_WAIT_SECONDS
     first, second = graph.sent(WA_USER)[:2]
     assert first == second
+
+
+async def test_sigkill_of_ruta_telegram_mid_turn_gets_the_update_again_and_answers_it_once(embedded_nlu, tmp_path):
+    """Long polling: the getUpdates offset moves past an update only once its turn is committed, so an update
+    whose turn was cut by `kill -9` (waiting on the NLU) is fetched again by the next start and answered once."""
+    with FakeRasa(embedded_nlu) as rasa:
+        async with FakeBotApi() as fake:
+            env = {"RUTA_NLU_BACKEND": "rasa", "RUTA_RASA_URL": rasa.url, "RUTA_RASA_TIMEOUT": "60"}
+            bot = _telegram(fake, tmp_path, **env)
+            try:
+                fake.send_text(9001, "hola")  # a healthy turn first: what the replies should be
+                await fake.wait_for_messages(9001, 2, timeout=90)
+                await fake.wait_idle(quiet=QUIET)
+                parses = rasa.requests["/model/parse"]
+                rasa.hold()
+                fake.send_text(9002, "hola")
+                deadline = time.monotonic() + 60
+                while rasa.requests["/model/parse"] == parses:  # the turn is in the middle
+                    assert time.monotonic() < deadline, "the turn never asked the NLU"
+                    await asyncio.sleep(0.02)
+            finally:
+                await _stop(bot, signal.SIGKILL)
+            rasa.release()
+            assert fake.bot_messages(9002) == []
+            bot = _telegram(fake, tmp_path, **env)
+            try:
+                expected = [message.text for message in fake.bot_messages(9001)]
+                await fake.wait_for_messages(9002, len(expected), timeout=90)
+                await fake.wait_idle(quiet=QUIET * 2)
+                assert [message.text for message in fake.bot_messages(9002)] == expected  # once each
+            finally:
+                await _stop(bot, signal.SIGTERM)
