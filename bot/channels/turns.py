@@ -143,9 +143,10 @@ class ChannelEngine:
 
     async def _wait_for_turn(self, key: str, place: int, served: int) -> None:
         """Until every place before `place` is served (or the line is erased); looks again and again less often,
-        up to every 0.1 s. The message right behind a place that did not move for TURN_WAIT_SECONDS passes over
-        it (its worker died with it; if it is only slow, the turn lock still keeps the two apart), so a lost
-        message holds its chat up for that long at most and the messages behind keep their order."""
+        up to every 0.1 s. A line that did not move for TURN_WAIT_SECONDS per place still ahead lost messages with
+        their worker: the message then passes over every place before its own. The first message waiting behind
+        them does it first, so the messages behind keep their order, and each lost message holds its chat up
+        for TURN_WAIT_SECONDS (if it is only slow, the turn lock still keeps the two turns apart)."""
         moved, pause = time.monotonic(), 0.005
         while True:
             await asyncio.sleep(pause)
@@ -155,7 +156,7 @@ class ChannelEngine:
                 return
             if now != served:
                 moved, served = time.monotonic(), now
-            elif now == place - 2 and time.monotonic() - moved > TURN_WAIT_SECONDS:
+            elif time.monotonic() - moved > TURN_WAIT_SECONDS * (place - 1 - now):
                 logger.warning("turn passed over", extra={"event": "turn_overdue", "channel": self.channel})
                 await self._call(partial(self.engine.store.pass_turn, key, place - 1))
                 return

@@ -265,3 +265,30 @@ async def test_a_worker_killed_mid_turn_answers_the_message_once_after_redeliver
         got = _texts(graph.sent(person))
     assert got == expected
     assert "turn_overdue" in workers.log(1)  # the killed turn's place was passed over, not waited for ever
+
+
+async def test_places_lost_with_a_worker_are_passed_over_by_the_first_message_behind_them(
+    database: str, embedded_nlu: NluBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Places 1 and 2 were taken by messages whose worker died; 3 and 4 wait. The line moves for 3 first (after
+    two waits of TURN_WAIT_SECONDS), and 4 follows it rather than passing it."""
+    from bot.channels import turns
+    from bot.channels.turns import ChannelEngine
+    from tests.test_conversations import make_engine
+
+    monkeypatch.setattr(turns, "TURN_WAIT_SECONDS", 0.3)
+    channel = ChannelEngine(make_engine(embedded_nlu, database), "whatsapp")
+    store, key = channel.engine.store, "a-pseudonym"
+    places = [store.take_ticket(key) for _ in range(4)]
+    assert places == [(1, 0), (2, 0), (3, 0), (4, 0)]
+    passed: list[int] = []
+
+    async def waits(place: int) -> None:
+        await channel._wait_for_turn(key, place, 0)
+        passed.append(place)
+        if place == 3:
+            store.pass_turn(key, 3)  # its turn, taken
+
+    await asyncio.wait_for(asyncio.gather(waits(4), waits(3)), timeout=30)  # before: both waited for ever
+    channel.close()
+    assert passed == [3, 4] and store.served(key) == 3
