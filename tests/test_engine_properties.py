@@ -70,7 +70,8 @@ REALISTIC = ["hola", "si", "no", "mmm", "ayuda", "no sé", "gracias", "vallenar"
 )
 def test_the_same_message_again_never_gets_the_same_replies_again(engine: Engine, prefix: list[str], text: str) -> None:
     """Sent five times in a row, a message gets five different turns, and no question stays for all five
-    (except after /reiniciar, which rightly goes back to the first question each time)."""
+    (except after /reiniciar, which rightly goes back to the first question each time, and a goodbye: the
+    question waits for the person's return; found by a random draw: "HAO", read as "chao")."""
     user = next(REPEATERS)
     for message in prefix:
         engine.handle("repeat", str(user), message, date(2026, 3, 10))
@@ -81,4 +82,5 @@ def test_the_same_message_again_never_gets_the_same_replies_again(engine: Engine
         asked.append((state or {}).get("requested_slot"))
     assert all(first != second for first, second in itertools.pairwise(turns)), turns
     restarted = any("Empecemos de nuevo" in reply for turn in turns for reply in turn)
-    assert restarted or not (asked[0] is not None and len(set(asked)) == 1), (asked, turns)
+    leaving = engine.nlu.parse(text)["intent"]["name"] == "goodbye"  # the question waits for them to come back
+    assert restarted or leaving or not (asked[0] is not None and len(set(asked)) == 1), (asked, turns)

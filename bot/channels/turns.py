@@ -129,11 +129,11 @@ class ChannelEngine:
             ticket = await self._call(partial(store.take_ticket, key))
         assert ticket is not None  # always one on PostgreSQL
         issued, served = ticket
-        if served < issued - 1:
-            await self._wait_for_turn(key, issued, served)
         turn = partial(self.engine.take, self.channel, user_id, text, message_id, self.today(), issued)
         taken = False
         try:
+            if served < issued - 1:
+                await self._wait_for_turn(key, issued, served)
             taken = await self._run(turn, kind)
         finally:
             if not taken:  # taken before, or nothing stored: the place is not held up for the next message
