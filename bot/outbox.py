@@ -40,6 +40,7 @@ class Pending:
     sent_parts: int
     attempts: int
     created_at: datetime
+    reclaimed: bool = False  # its last sender's lease ran out: that sender may have sent it before it stopped
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -87,9 +88,10 @@ class OutboxQueue:
                     taken += 1
             if not leased:
                 return []
+            expired = {row.id for rows in chats.values() for row in rows if row.claimed_until is not None}
             claimed: dict[str, list[Pending]] = {}
             for row in connection.execute(select(_OUTBOX).where(_OUTBOX.c.id.in_(leased)).order_by(_OUTBOX.c.id)):
-                claimed.setdefault(row.user_key, []).append(_pending(row))
+                claimed.setdefault(row.user_key, []).append(_pending(row, row.id in expired))
         return list(claimed.values())
 
     def _lease(self, connection: Any, ids: list[int], now: datetime) -> bool:
@@ -186,6 +188,6 @@ def _free(row: Any, now: datetime) -> bool:
     return (not_before is None or not_before <= now) and (claimed is None or claimed <= now)
 
 
-def _pending(row: Any) -> Pending:
+def _pending(row: Any, reclaimed: bool) -> Pending:
     created = _aware(row.created_at) or datetime.now(UTC)
-    return Pending(row.id, row.user_key, row.address, row.reply, row.sent_parts, row.attempts, created)
+    return Pending(row.id, row.user_key, row.address, row.reply, row.sent_parts, row.attempts, created, reclaimed)

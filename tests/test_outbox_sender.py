@@ -108,3 +108,23 @@ async def test_a_refused_or_too_old_reply_is_dropped_and_counted(store: Store, c
     assert store.undelivered() == [] and sender.counts == {"delivered": 1, "dropped": 2}
     reasons = sorted(r.reason for r in caplog.records if getattr(r, "event", "") == "outbox_drop")
     assert reasons == ["refused (Refused)", "too_old"]
+
+
+@pytest.mark.parametrize("receipt", [True, False], ids=["receipt", "no-receipt"])
+async def test_a_reply_whose_sender_died_after_sending_it_is_sent_again_only_without_a_receipt(
+    store: Store, receipt: bool
+) -> None:
+    """A sender sent a reply and died before deleting it: once its lease ran out, the next sender looks for the
+    service's receipt of it (WhatsApp's status webhook) and sends it again only if there is none."""
+    from bot.channels.sender import _tag
+
+    _queue(store, "a", "1001", "uno")
+    died = OutboxQueue(store, lease_seconds=0.05)
+    [[row]] = died.claim("telegram", 10, set())
+    if receipt:
+        died.record_receipts([_tag(row, 0)])
+    await asyncio.sleep(0.1)
+    transport = Transport()
+    await _run(OutboxSender(OutboxQueue(store), CIPHER, "telegram", transport))
+    assert transport.sent == ([] if receipt else [("1001", "uno")])
+    assert store.undelivered("a") == []

@@ -184,7 +184,7 @@ class OutboxSender:
             return self._drop("unreadable_address")
         parts = self.transport.parts(Reply.from_record(row.reply))
         tags = [_tag(row, number) for number in range(len(parts))]
-        received = self._received(tags[row.sent_parts :]) if row.attempts else set()
+        received = self._received(tags[row.sent_parts :]) if row.attempts or row.reclaimed else set()
         for number in range(row.sent_parts, len(parts)):
             if tags[number] in received:  # an earlier try got there, though its answer was lost
                 continue
