@@ -60,7 +60,7 @@ import orjson  # noqa: E402
 
 from bench.stats import percentile  # noqa: E402
 from tests.channels.telegram_harness import Step, load_scripts  # noqa: E402
-from tests.fakes.graph_api import FakeGraphApi, button_reply, list_reply, sign, text_message  # noqa: E402
+from tests.fakes.graph_api import FakeGraphApi, chosen, sign, text_message  # noqa: E402
 from tests.fakes.telegram_api import FakeBotApi, SentMessage  # noqa: E402
 from tests.ruta_process import RUTA, ruta_env  # noqa: E402
 
@@ -203,20 +203,7 @@ class Driver:
         action, value = step
         if action == "say":
             return text_message(wa_id, value)
-        for message in reversed(self.graph.sent(wa_id)):
-            interactive = message.get("interactive") if message.get("type") == "interactive" else None
-            if not interactive:
-                continue
-            if interactive["type"] == "button":
-                for button in interactive["action"]["buttons"]:
-                    if button["reply"]["title"] == value:
-                        return button_reply(wa_id, button["reply"]["id"], value)
-            else:
-                for section in interactive["action"]["sections"]:
-                    for row in section["rows"]:
-                        if value in (row["title"], row.get("description")):
-                            return list_reply(wa_id, row["id"], row["title"])
-        return None
+        return chosen(self.graph.sent(wa_id), wa_id, value)
 
     async def _post_whatsapp(self, payload: dict[str, Any]) -> None:
         """Post as Meta does: a 5xx or a failed connection is posted again after 1 s, 2 s, 4 s… (max 30 s)."""

@@ -46,7 +46,7 @@ from sqlalchemy.exc import OperationalError
 from bot.outbox import OutboxQueue
 from bot.storage import Store
 from tests.channels.telegram_harness import Step, load_scripts
-from tests.fakes.graph_api import FakeGraphApi, button_reply, list_reply, sign, text_message
+from tests.fakes.graph_api import FakeGraphApi, chosen, sign, text_message
 from tests.fakes.telegram_api import FakeBotApi, PushAttempt
 from tests.postgres import SERVICE_USER, SETTINGS, PostgresServer
 from tests.ruta_process import RUTA, ruta_env
@@ -223,20 +223,10 @@ class Driver:
         action, value = step
         if action == "say":
             return text_message(wa_id, value)
-        for message in reversed(self.graph.sent(wa_id)):
-            if message.get("type") != "interactive":
-                continue
-            interactive = message["interactive"]
-            if interactive["type"] == "button":
-                for button in interactive["action"]["buttons"]:
-                    if button["reply"]["title"] == value:
-                        return button_reply(wa_id, button["reply"]["id"], value)
-            else:
-                for section in interactive["action"]["sections"]:
-                    for row in section["rows"]:
-                        if value in (row["title"], row.get("description")):
-                            return list_reply(wa_id, row["id"], row["title"])
-        raise AssertionError(f"{wa_id}: no button {value!r} offered")
+        payload = chosen(self.graph.sent(wa_id), wa_id, value)
+        if payload is None:
+            raise AssertionError(f"{wa_id}: no button {value!r} offered")
+        return payload
 
     async def _post_whatsapp(self, payload: dict[str, Any]) -> None:
         """Post as Meta does: the same notification again after a 5xx or a failed connection (short back-off

@@ -651,6 +651,25 @@ def _reply_context(context_id: str | None) -> JsonDict:
     return {"from": DEFAULT_DISPLAY_PHONE_NUMBER, "id": context_id or new_wamid()}
 
 
+def chosen(sent: list[JsonDict], wa_id: str, title: str) -> JsonDict | None:
+    """The webhook payload of tapping the reply button or list row titled `title` (a row also by its description)
+    in the latest of the bot's messages `sent` to `wa_id` that offers it; None if none does."""
+    for message in reversed(sent):
+        if message.get("type") != "interactive":
+            continue
+        interactive = message["interactive"]
+        if interactive["type"] == "button":
+            for button in interactive["action"]["buttons"]:
+                if button["reply"]["title"] == title:
+                    return button_reply(wa_id, button["reply"]["id"], title)
+        else:
+            for section in interactive["action"]["sections"]:
+                for row in section["rows"]:
+                    if title in (row["title"], row.get("description")):
+                        return list_reply(wa_id, row["id"], row["title"])
+    return None
+
+
 def button_reply(
     wa_id: str, id: str, title: str, *, context_id: str | None = None, **options: Unpack[InboundOptions]
 ) -> JsonDict:
