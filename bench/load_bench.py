@@ -62,7 +62,7 @@ from bench.stats import percentile  # noqa: E402
 from tests.channels.telegram_harness import Step, load_scripts  # noqa: E402
 from tests.fakes.graph_api import FakeGraphApi, chosen, sign, text_message  # noqa: E402
 from tests.fakes.telegram_api import FakeBotApi, SentMessage  # noqa: E402
-from tests.ruta_process import RUTA, ruta_env  # noqa: E402
+from tests.ruta_process import RUTA, ruta_env, until_healthy  # noqa: E402
 
 SCRIPTS = load_scripts()
 NAMES = sorted(SCRIPTS)
@@ -445,31 +445,22 @@ class Ruta:
             self.processes.append(subprocess.Popen(command, env=env, cwd=self.home, stderr=handle))
         self.ports.append(port)
 
-    async def _healthy(self, port: int, process: subprocess.Popen[bytes], timeout: float = 180.0) -> None:
-        deadline = time.perf_counter() + timeout
-        async with httpx.AsyncClient(timeout=5) as client:
-            while time.perf_counter() < deadline:
-                if process.poll() is not None:
-                    raise RuntimeError(f"ruta serve exited with {process.returncode}; see {self.home}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                        return
-                await asyncio.sleep(0.3)
-        raise RuntimeError(f"ruta serve on port {port} not healthy after {timeout} s")
+    def _where(self) -> str:
+        return f"its log is in {self.home}"
 
     async def start(self) -> None:
         if self.workers == 1 or self.use_option:
             self._spawn(0, ["--workers", str(self.workers)] if self.workers > 1 else [])
-            await self._healthy(self.ports[0], self.processes[0])
+            await until_healthy(self.ports[0], self.processes[0], 180.0, self._where)
             if self.workers > 1:  # every worker answers /healthz once started; give the others a moment
                 await asyncio.sleep(3)
             return
         self._spawn(0, [])  # the first one migrates the new database; the others start once it is up
-        await self._healthy(self.ports[0], self.processes[0])
+        await until_healthy(self.ports[0], self.processes[0], 180.0, self._where)
         for number in range(1, self.workers):
             self._spawn(number, [])
         for port, process in zip(self.ports[1:], self.processes[1:], strict=True):
-            await self._healthy(port, process)
+            await until_healthy(port, process, 180.0, self._where)
 
     def worker_pids(self) -> list[int]:
         if self.use_option and self.workers > 1:

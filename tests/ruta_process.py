@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 RUTA = Path(sys.executable).with_name("ruta")
 
@@ -61,3 +68,20 @@ def run_ruta(home: Path, *args: str, input_text: str = "", **values: str) -> sub
         text=True,
         timeout=300,
     )
+
+
+async def until_healthy(
+    port: int, process: subprocess.Popen[Any] | None = None, timeout: float = 120.0, log: Callable[[], str] = str
+) -> None:
+    """Until `ruta serve` on `port` answers GET /healthz with 200. AssertionError, with what `log` returns, if
+    `process` exits first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=5) as client:
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise AssertionError(f"ruta serve exited with {process.returncode}:\n{log()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"ruta serve on port {port} not healthy after {timeout} s:\n{log()}")

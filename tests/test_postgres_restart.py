@@ -49,7 +49,7 @@ from tests.channels.telegram_harness import Step, load_scripts
 from tests.fakes.graph_api import FakeGraphApi, chosen, sign, text_message
 from tests.fakes.telegram_api import FakeBotApi, PushAttempt
 from tests.postgres import SERVICE_USER, SETTINGS, PostgresServer
-from tests.ruta_process import RUTA, ruta_env
+from tests.ruta_process import RUTA, ruta_env, until_healthy
 
 pytestmark = pytest.mark.postgresql
 
@@ -133,17 +133,8 @@ class RutaServe:
         with self.log.open("wb") as handle:
             self.process = subprocess.Popen(command, env=env, cwd=home, stderr=handle)
 
-    async def healthy(self, client: httpx.AsyncClient) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"ruta serve exited with {self.process.returncode}:\n{self.text()}"
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"ruta serve not healthy after {START_TIMEOUT} s:\n{self.text()}")
+    async def healthy(self) -> None:
+        await until_healthy(self.port, self.process, START_TIMEOUT, self.text)
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -395,7 +386,7 @@ async def test_postgresql_restarted_under_load_loses_nothing_and_duplicates_noth
     ):
         serve = RutaServe(tmp_path, _serve_env(tmp_path, database, port, fake, graph), port)
         try:
-            await serve.healthy(client)
+            await serve.healthy()
             driver = Driver(fake, graph, client)
             alone = _people(0, 2 * len(NAMES))
             references = await asyncio.gather(*(driver.reference(person) for person in alone))

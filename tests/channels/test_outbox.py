@@ -33,7 +33,7 @@ from tests.channels.test_serve import (
 from tests.fakes.graph_api import FakeGraphApi, text_message
 from tests.fakes.rasa_server import FakeRasa
 from tests.fakes.telegram_api import FakeBotApi
-from tests.ruta_process import RUTA, ruta_env
+from tests.ruta_process import RUTA, ruta_env, until_healthy
 
 FAST_STOP = {"outbox_flush_seconds": 0.5}
 SCRIPT = ["hola", "si", "Copiapó", "hago pan amasado", "Sí, ya vendo"]
@@ -186,17 +186,6 @@ def _serve(graph: FakeGraphApi, home: Path, port: int) -> subprocess.Popen[str]:
     return subprocess.Popen(command, env=env, cwd=home, stderr=subprocess.PIPE, text=True)
 
 
-async def _until_up(client: httpx.AsyncClient) -> None:
-    for _ in range(600):
-        try:
-            if (await client.get("/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise TimeoutError("ruta serve did not start")
-
-
 @pytest.mark.parametrize("twice", [False, True], ids=["sigterm", "sigterm-twice"])
 async def test_ruta_serve_on_sigterm_while_sends_fail_exits_within_seconds_and_delivers_after(graph, tmp_path, twice):
     port = _free_port()
@@ -204,7 +193,7 @@ async def test_ruta_serve_on_sigterm_while_sends_fail_exits_within_seconds_and_d
     server = _serve(graph, tmp_path, port)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
         try:
-            await _until_up(client)
+            await until_healthy(port, server, timeout=60)
             assert (await _post(client, text_message(WA_USER, "hola"))).status_code == 200
             while graph.injected_failures == 0:
                 await asyncio.sleep(0.02)

@@ -15,7 +15,6 @@ what one person got writing one message at a time:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import difflib
 import signal
 import subprocess
@@ -35,7 +34,7 @@ from tests.channels.test_serve import APP_SECRET, VERIFY_TOKEN, _free_port, _tex
 from tests.fakes.graph_api import FakeGraphApi, sign, text_message
 from tests.fakes.rasa_server import FakeRasa
 from tests.postgres import PostgresServer
-from tests.ruta_process import RUTA, ruta_env
+from tests.ruta_process import RUTA, ruta_env, until_healthy
 
 pytestmark = pytest.mark.postgresql
 
@@ -81,17 +80,8 @@ class Workers:
             self.processes.append(process)
             self.ports.append(port)
 
-    async def healthy(self, number: int, timeout: float = 120.0) -> None:
-        process, url = self.processes[number], f"http://127.0.0.1:{self.ports[number]}/healthz"
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(timeout=5) as client:
-            while time.monotonic() < deadline:
-                assert process.poll() is None, f"worker {number} exited: {self.log(number)}"
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(url)).status_code == 200:
-                        return
-                await asyncio.sleep(0.2)
-        raise AssertionError(f"worker {number} not healthy: {self.log(number)}")
+    async def healthy(self, number: int) -> None:
+        await until_healthy(self.ports[number], self.processes[number], log=lambda: self.log(number))
 
     def log(self, number: int) -> str:
         return (self.home / f"serve-{number}.log").read_text(errors="replace")
