@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.addresses import AddressCipher, UnreadableAddress
 from bot.channels.retry import backoff
@@ -39,6 +39,7 @@ from bot.replies import Reply
 __all__ = ["OutboxSender", "Transport"]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 CHATS_AT_ONCE = 64  # chats being delivered at once (the transport bounds the requests in flight)
 POLL_SECONDS = 1.0
 CLAIM_INTERVAL = 0.03  # wakes within this are served by one claim (a claim scans the outbox)
@@ -167,12 +168,8 @@ class OutboxSender:
 
     def _settle(self, settled: list[int], freed: list[int]) -> None:
         """Delete the rows settled, free the others; if the database cannot be written, their lease runs out."""
-        try:
-            self.queue.delivered(settled)
-            self.queue.release(freed)
-        except Exception as exc:
-            if unwritable(exc) is None:
-                logger.error("outbox not settled", extra={"event": "outbox_error", "error": type(exc).__name__})
+        if self._recorded(self.queue.delivered, settled):
+            self._recorded(self.queue.release, freed)
 
     async def _deliver(self, row: Pending) -> bool:
         """True when the row is settled (delivered or dropped); False when it waits for a retry."""
@@ -199,23 +196,28 @@ class OutboxSender:
 
     def _received(self, tags: list[str]) -> set[str]:
         """Which of a retried reply's messages the service has receipts for (none if the database cannot say)."""
-        try:
-            return self.queue.received(tags)
-        except Exception as exc:
-            if unwritable(exc) is None:
-                logger.error("receipts unreadable", extra={"event": "outbox_error", "error": type(exc).__name__})
-            return set()
+        return self._guarded(partial(self.queue.received, tags), set(), "receipts unreadable")
 
     def _recorded(self, write: Callable[..., None], *args: Any) -> bool:
         """Record a delivery's progress; False if the database cannot take it now (the chat then waits for its
         lease to run out, as after a crash)."""
-        try:
+
+        def recorded() -> bool:
             write(*args)
+            return True
+
+        return self._guarded(recorded, False, "outbox not recorded")
+
+    @staticmethod
+    def _guarded(call: Callable[[], T], fallback: T, what: str) -> T:
+        """`call()`, or `fallback` if the database cannot be read or written now: logged as `what`, or once by
+        its condition (a read-only database, a full disk: bot/database_health.py)."""
+        try:
+            return call()
         except Exception as exc:
             if unwritable(exc) is None:
-                logger.error("outbox not recorded", extra={"event": "outbox_error", "error": type(exc).__name__})
-            return False
-        return True
+                logger.error(what, extra={"event": "outbox_error", "error": type(exc).__name__})
+            return fallback
 
     def _failed(self, row: Pending, exc: Exception) -> bool:
         wait = self.transport.retry_delay(exc, row.attempts)
